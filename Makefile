@@ -1,0 +1,37 @@
+# The two commands of the README: `make serve` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 3000
+# The BentoML model store lives in the project unless you point BENTOML_HOME elsewhere.
+export BENTOML_HOME ?= $(CURDIR)/.bentoml
+export BENTOML_DO_NOT_TRACK ?= true
+
+.PHONY: install models test-models serve test lint clean
+
+$(VENV)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+models: install  ## the configured fast and pro models (FAST_MODEL_NAME, PRO_MODEL_NAME)
+	$(PY) scripts/fetch_models.py
+
+test-models: install  ## what the test suite runs on, whatever the environment says
+	$(PY) scripts/fetch_models.py --model u2netp --model isnet-general-use
+
+serve: models
+	$(VENV)/bin/bentoml serve service:WizPix --port $(PORT)
+
+test: test-models
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .bentoml models/*.onnx .pytest_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""WizPix on BentoML: a front service with the HTTP routes, and one runner per quality.
+
+Runners load their model once, warm it up in the background and take adaptive batches
+of model-sized uint8 arrays; the front decodes uploads, picks a runner by the fallback
+rules, and composes the cutout. Logic lives in the ``wizpix`` package; this file wires it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+import bentoml
+import numpy as np
+from fastapi import File, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from wizpix.api import ERROR_SCHEMA, create_app
+from wizpix.catalog import load_catalog
+from wizpix.frontend import Cutter
+from wizpix.settings import get_settings
+
+SETTINGS = get_settings()  # read once; an invalid value stops start-up here
+logging.getLogger("wizpix").setLevel(logging.INFO)
+app = create_app()
+
+
+def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latency_ms: int) -> Any:
+    """A runner: one model slot behind a batchable predict and a status call."""
+
+    @bentoml.service(
+        name=f"wizpix-{role}",
+        workers=1,
+        traffic={"timeout": SETTINGS.request_timeout_s, "max_concurrency": 64},
+    )
+    class Runner:
+        def __init__(self) -> None:
+            from wizpix.loading import build_slot
+
+            self.slot = build_slot(role, SETTINGS)
+            self.slot.start()
+
+        def __is_ready__(self) -> bool:
+            return self.slot.ready_for_traffic
+
+        @bentoml.api(batchable=True, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+        def predict(self, images: np.ndarray) -> np.ndarray:
+            return self.slot.predict(images)
+
+        @bentoml.api
+        def status(self) -> dict:
+            return self.slot.status()
+
+    return Runner
+
+
+FastRunner = runner_service("fast", SETTINGS.fast_max_batch_size, SETTINGS.fast_max_latency_ms)
+ProRunner = runner_service("pro", SETTINGS.pro_max_batch_size, SETTINGS.pro_max_latency_ms)
+
+
+class _Remote:
+    """Adapts a BentoML dependency to the front's two-method runner client."""
+
+    def __init__(self, dependency: Any) -> None:
+        self._dependency = dependency
+
+    async def predict(self, images: np.ndarray) -> np.ndarray:
+        return await self._dependency.to_async.predict(images=images)
+
+    async def status(self) -> dict:
+        return await self._dependency.to_async.status()
+
+
+@bentoml.service(name="wizpix", traffic={"timeout": SETTINGS.request_timeout_s})
+@bentoml.asgi_app(app, path="/")
+class WizPix:
+    fast = bentoml.depends(FastRunner)
+    pro = bentoml.depends(ProRunner)
+
+    def __init__(self) -> None:
+        self.cutter = Cutter(SETTINGS, load_catalog(), {"fast": _Remote(self.fast), "pro": _Remote(self.pro)})
+
+    @app.post(
+        "/remove-bg",
+        response_class=Response,
+        summary="Cut the subject out of an image",
+        responses={
+            200: {"content": {"image/png": {}}},
+            400: ERROR_SCHEMA,
+            422: ERROR_SCHEMA,
+            503: ERROR_SCHEMA,
+        },
+    )
+    async def remove_bg(
+        self,
+        file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
+        quality: Annotated[
+            Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet")
+        ] = "fast",
+    ) -> Response:
+        cutout = await self.cutter.remove_background(await file.read(), quality)
+        return Response(cutout.png, media_type="image/png", headers=cutout.headers)
+
+    @app.get("/health", summary="Models, warmup, device and overall status")
+    async def health(self) -> JSONResponse:
+        return JSONResponse(await self.cutter.health())

@@ -1,0 +1,64 @@
+"""The FastAPI app mounted on the front service: metadata and one error schema.
+
+Every error leaves as ``{"error": {"code", "message"}}``; validation problems (missing
+``file``, unknown ``quality``, a body that is not multipart) are 422s in that same shape,
+and anything unexpected is logged and returned as a 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from . import __version__
+from .errors import ApiError
+
+log = logging.getLogger("wizpix.api")
+
+ERROR_SCHEMA = {
+    "content": {
+        "application/json": {
+            "example": {"error": {"code": "not_an_image", "message": "the uploaded file is not an image"}}
+        }
+    }
+}
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="WizPix",
+        version=__version__,
+        description="Background removal: `fast` (rembg, U²-Net family) and `pro` "
+        "(ONNX Runtime: ISNet or BiRefNet-portrait).",
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
+        return _error(error.status, error.code, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc'][1:]) or item['loc'][0]}: {item['msg']}"
+            for item in error.errors()
+        )
+        return _error(422, "invalid_request", problems or "invalid request")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        return _error(error.status_code, "http_error", str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "the service failed to process this request")
+
+    return app

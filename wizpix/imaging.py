@@ -1,0 +1,142 @@
+"""Pure image functions: decode, resize, normalise, activate, compose, bbox, encode.
+
+None of these know about HTTP or BentoML, so each is unit-tested on its own. Full-size
+work stays in uint8; only model-sized arrays are ever turned into float tensors.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .catalog import Postprocess, Preprocess
+from .errors import BadInput
+
+RESAMPLE = {
+    "lanczos": Image.Resampling.LANCZOS,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+}
+
+
+def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
+    """Decode an upload into an upright RGB or RGBA image, or raise BadInput saying why."""
+    if not data:
+        raise BadInput("empty_file", "the uploaded file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                raise BadInput(
+                    "image_too_large",
+                    f"the image has {image.width * image.height} pixels; the limit is {max_pixels}",
+                    status=413,
+                )
+            image.load()
+    except BadInput:
+        raise
+    except UnidentifiedImageError:
+        raise BadInput("not_an_image", "the uploaded file is not an image format we can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise BadInput("image_too_large", str(error), status=413) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise BadInput("corrupt_image", f"the image could not be decoded: {error}") from None
+    image = ImageOps.exif_transpose(image)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def rgb_array(image: Image.Image) -> np.ndarray:
+    """The image's colour channels as uint8 HxWx3."""
+    return np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+
+
+def model_input(image: Image.Image, size: int, resample: str) -> np.ndarray:
+    """Resize once to the model's square input; uint8 SxSx3, the only array sent to a runner."""
+    rgb = image.convert("RGB") if image.mode != "RGB" else image
+    resized = rgb.resize((size, size), RESAMPLE[resample])
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def normalize(batch: np.ndarray, pre: Preprocess) -> np.ndarray:
+    """uint8 NxHxWx3 → float32 Nx3xHxW, scaled and standardised as the spec declares."""
+    x = batch.astype(np.float32)
+    if pre.scale == "max":
+        peak = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1, 1)
+        x /= np.maximum(peak, 1e-6)
+    else:
+        x /= 255.0
+    x -= np.asarray(pre.mean, dtype=np.float32)
+    x /= np.asarray(pre.std, dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def activate(raw: np.ndarray, post: Postprocess) -> np.ndarray:
+    """Raw model output NxHxW → probabilities in [0, 1] as the spec declares."""
+    x = raw.astype(np.float32)
+    if post.activation == "sigmoid":
+        x = 1.0 / (1.0 + np.exp(-x))
+    elif post.activation == "minmax":
+        lo = x.reshape(len(x), -1).min(axis=1).reshape(-1, 1, 1)
+        hi = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1)
+        x = (x - lo) / np.maximum(hi - lo, 1e-6)
+    return np.clip(x, 0.0, 1.0)
+
+
+def to_uint8(probabilities: np.ndarray) -> np.ndarray:
+    return np.rint(probabilities * 255.0).astype(np.uint8)
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
+    """Scale a uint8 model-sized mask to (width, height) of the original image."""
+    image = Image.fromarray(mask, mode="L")
+    if image.size != size:
+        image = image.resize(size, RESAMPLE[resample])
+    return np.asarray(image)
+
+
+def compose_cutout(image: Image.Image, alpha: np.ndarray) -> Image.Image:
+    """RGBA cutout: the original colours untouched, the mask as alpha.
+
+    Colours are not premultiplied (rembg's ``naive_cutout`` darkens edges that way); an
+    input that already had transparency keeps it (alphas multiply).
+    """
+    if image.mode == "RGBA":
+        source_alpha = np.asarray(image.getchannel("A"), dtype=np.uint16)
+        alpha = ((alpha.astype(np.uint16) * source_alpha + 127) // 255).astype(np.uint8)
+    rgba = np.dstack([rgb_array(image), alpha])
+    return Image.fromarray(rgba, mode="RGBA")
+
+
+def subject_bbox(alpha: np.ndarray, threshold: int = 128) -> tuple[int, int, int, int] | None:
+    """(x, y, width, height) of the pixels at or above threshold, or None for no subject."""
+    solid = alpha >= threshold
+    rows = np.flatnonzero(solid.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(solid.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)
+
+
+def encode_png(image: Image.Image, compress_level: int = 6) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=compress_level)
+    return buffer.getvalue()
+
+
+def mock_alpha(batch: np.ndarray) -> np.ndarray:
+    """Deterministic stand-in for a network: how far each pixel is from the border colour.
+
+    Good enough to cut a subject off a flat background, which is what HTTP tests need.
+    """
+    out = np.empty(batch.shape[:3], dtype=np.float32)
+    for index, rgb in enumerate(batch.astype(np.float32)):
+        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+        distance = np.linalg.norm(rgb - np.median(border, axis=0), axis=-1)
+        out[index] = np.clip((distance - 24.0) / 48.0, 0.0, 1.0)
+    return out

@@ -1,0 +1,146 @@
+"""A runner's model slot: load once, warm up, report state, predict checked batches.
+
+Loading happens off the request path (a warmup thread) so the service answers /health
+while a 90 MB network loads; a request that needs the model before then waits on the
+same lock instead of loading it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from .models import MaskModel
+from .store import Weights, WeightsMissing
+
+log = logging.getLogger("wizpix.slot")
+
+State = Literal["idle", "loading", "ready", "missing", "failed"]
+Warmup = Literal["disabled", "pending", "running", "done", "failed"]
+
+
+class ModelUnavailable(RuntimeError):
+    """The slot's model cannot run (missing, failed); the message says why."""
+
+
+def _without_paths(message: str) -> str:
+    """Drop directories from error text: /health must not reveal the file system."""
+    return re.sub(r"(?:/[\w.@+-]+)+/", "", message)
+
+
+class ModelSlot:
+    def __init__(
+        self,
+        role: str,
+        name: str,
+        resolve: Callable[[], Weights | None],
+        build: Callable[[Weights | None], MaskModel],
+        *,
+        warmup_on_startup: bool,
+        warmup_blocking: bool,
+    ) -> None:
+        self.role, self.name = role, name
+        self._resolve, self._build = resolve, build
+        self._warmup_on_startup, self._warmup_blocking = warmup_on_startup, warmup_blocking
+        self._lock = threading.Lock()
+        self.state: State = "idle"
+        self.warmup: Warmup = "pending" if warmup_on_startup else "disabled"
+        self.error: str | None = None
+        self.weights: Weights | None = None
+        self.model: MaskModel | None = None
+        self.timings: dict[str, float] = {}
+
+    def start(self) -> None:
+        """Begin warmup in the background, or just check the weights are there."""
+        if self._warmup_on_startup:
+            threading.Thread(target=self._warm, name=f"warmup-{self.role}", daemon=True).start()
+        else:
+            self._check_weights()
+
+    def _check_weights(self) -> None:
+        try:
+            self.weights = self._resolve()
+        except Exception as error:  # noqa: BLE001 - reported through /health
+            self._fail(error)
+
+    def _fail(self, error: Exception) -> None:
+        self.state = "missing" if isinstance(error, WeightsMissing) else "failed"
+        self.error = _without_paths(str(error))
+        log.error("%s model %s is %s: %s", self.role, self.name, self.state, self.error)
+
+    def load(self) -> None:
+        """Load the model if it is not loaded yet; safe to call from many threads."""
+        with self._lock:
+            if self.state in ("ready", "missing", "failed"):
+                return
+            self.state = "loading"
+            started = time.perf_counter()
+            try:
+                self.weights = self.weights or self._resolve()
+                self.model = self._build(self.weights)
+            except Exception as error:  # noqa: BLE001 - the service runs degraded, never crashes
+                self._fail(error)
+                return
+            self.timings["load_s"] = round(time.perf_counter() - started, 3)
+            self.state = "ready"
+            log.info(
+                "%s model %s ready in %.2f s (%s)",
+                self.role,
+                self.name,
+                self.timings["load_s"],
+                self.weights.source if self.weights else "no weights",
+            )
+
+    def _warm(self) -> None:
+        self.warmup = "running"
+        self.load()
+        if self.model is None:
+            self.warmup = "failed"
+            return
+        started = time.perf_counter()
+        try:
+            size = self.model.input_size
+            probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
+            self.predict(probe.reshape(1, size, size, 3))
+        except Exception as error:  # noqa: BLE001
+            self.warmup = "failed"
+            self._fail(error)
+            return
+        self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
+        self.warmup = "done"
+
+    @property
+    def ready_for_traffic(self) -> bool:
+        """False only while a blocking warmup is still under way."""
+        return not (self._warmup_blocking and self.warmup in ("pending", "running"))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        if self.state != "ready":
+            self.load()
+        if self.model is None:
+            raise ModelUnavailable(f"{self.role} model {self.name} is {self.state}: {self.error}")
+        masks = self.model.predict(batch)
+        if len(masks) != len(batch):
+            raise RuntimeError(f"{self.name} returned {len(masks)} masks for {len(batch)} images")
+        return masks
+
+    def status(self) -> dict[str, Any]:
+        model = self.model
+        return {
+            "role": self.role,
+            "name": self.name,
+            "state": self.state,
+            "error": self.error,
+            "source": self.weights.source if self.weights else None,
+            "sha256": self.weights.sha256 if self.weights else None,
+            "input_size": model.input_size if model else None,
+            "provider": model.provider if model else None,
+            "warmup": self.warmup,
+            "timings": dict(self.timings),
+        }

@@ -48,7 +48,8 @@ def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latenc
             return self.slot.predict(images)
 
         @bentoml.api
-        def status(self) -> dict:
+        async def status(self) -> dict:
+            # async: answered on the event loop, never queued behind an inference thread
             return self.slot.status()
 
     return Runner

@@ -23,6 +23,13 @@ RESAMPLE = {
 }
 
 
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_an_image(data: bytes) -> bool:
+    return data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
 def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     """Decode an upload into an upright RGB or RGBA image, or raise BadInput saying why."""
     if not data:
@@ -41,6 +48,8 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     except BadInput:
         raise
     except UnidentifiedImageError:
+        if _looks_like_an_image(data):
+            raise BadInput("corrupt_image", "the file starts like an image but cannot be decoded") from None
         raise BadInput("not_an_image", "the uploaded file is not an image format we can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadInput("image_too_large", str(error), status=413) from None

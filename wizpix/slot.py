@@ -74,8 +74,12 @@ class ModelSlot:
         self.error = _without_paths(str(error))
         log.error("%s model %s is %s: %s", self.role, self.name, self.state, self.error)
 
-    def load(self) -> None:
-        """Load the model if it is not loaded yet; safe to call from many threads."""
+    def load(self, warm: bool = False) -> None:
+        """Load the model (and, when warm, run one inference) unless already done.
+
+        Safe from many threads: a request arriving mid-warmup waits on the same lock.
+        The state turns ready only once the model is usable, warmup included.
+        """
         with self._lock:
             if self.state in ("ready", "missing", "failed"):
                 return
@@ -83,37 +87,31 @@ class ModelSlot:
             started = time.perf_counter()
             try:
                 self.weights = self.weights or self._resolve()
-                self.model = self._build(self.weights)
+                model = self._build(self.weights)
+                self.timings["load_s"] = round(time.perf_counter() - started, 3)
+                if warm:
+                    started = time.perf_counter()
+                    size = model.input_size
+                    probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
+                    self._checked(model, probe.reshape(1, size, size, 3))
+                    self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
             except Exception as error:  # noqa: BLE001 - the service runs degraded, never crashes
                 self._fail(error)
                 return
-            self.timings["load_s"] = round(time.perf_counter() - started, 3)
+            self.model = model
             self.state = "ready"
             log.info(
-                "%s model %s ready in %.2f s (%s)",
+                "%s model %s ready (%s) from %s",
                 self.role,
                 self.name,
-                self.timings["load_s"],
+                self.timings,
                 self.weights.source if self.weights else "no weights",
             )
 
     def _warm(self) -> None:
         self.warmup = "running"
-        self.load()
-        if self.model is None:
-            self.warmup = "failed"
-            return
-        started = time.perf_counter()
-        try:
-            size = self.model.input_size
-            probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
-            self.predict(probe.reshape(1, size, size, 3))
-        except Exception as error:  # noqa: BLE001
-            self.warmup = "failed"
-            self._fail(error)
-            return
-        self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
-        self.warmup = "done"
+        self.load(warm=True)
+        self.warmup = "done" if self.state == "ready" else "failed"
 
     @property
     def ready_for_traffic(self) -> bool:
@@ -125,7 +123,10 @@ class ModelSlot:
             self.load()
         if self.model is None:
             raise ModelUnavailable(f"{self.role} model {self.name} is {self.state}: {self.error}")
-        masks = self.model.predict(batch)
+        return self._checked(self.model, batch)
+
+    def _checked(self, model: MaskModel, batch: np.ndarray) -> np.ndarray:
+        masks = model.predict(batch)
         if len(masks) != len(batch):
             raise RuntimeError(f"{self.name} returned {len(masks)} masks for {len(batch)} images")
         return masks

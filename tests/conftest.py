@@ -1,0 +1,120 @@
+"""Shared fixtures: real photographs and real `bentoml serve` processes."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("BENTOML_HOME", str(ROOT / ".bentoml"))
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+BENTOML = Path(sys.executable).with_name("bentoml")
+
+
+def jpeg_bytes(array: np.ndarray, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> bytes:
+    """A real photograph (scikit-image's astronaut, 512×512): a person on a plain background."""
+    from skimage import data
+
+    return jpeg_bytes(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def disc_png() -> bytes:
+    """A red disc on a white background: what the mock model can cut out exactly."""
+    yy, xx = np.mgrid[0:240, 0:320]
+    image = np.full((240, 320, 3), 255, np.uint8)
+    image[(yy - 120) ** 2 + (xx - 160) ** 2 < 70**2] = (200, 30, 30)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def client(self, timeout: float = 120) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+    def health(self) -> dict:
+        return httpx.get(f"{self.url}/health", timeout=30).json()
+
+    def wait_for(self, condition, timeout: float = 180, what: str = "condition") -> dict:
+        deadline = time.monotonic() + timeout
+        last: dict = {}
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                last = self.health()
+                if condition(last):
+                    return last
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(
+            f"timed out waiting for {what}; last health: {last}\n{self.log.read_text()[-3000:]}"
+        )
+
+
+@contextmanager
+def bentoml_serve(tmp_path: Path, **env: str) -> Iterator[Server]:
+    """Run `bentoml serve service:WizPix` as users do, with extra environment variables."""
+    port = free_port()
+    log = tmp_path / f"serve-{port}.log"
+    environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(BENTOML), "serve", "service:WizPix", "--port", str(port), "--host", "127.0.0.1"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        server.wait_for(lambda body: "status" in body, timeout=90, what="/health to answer")
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def alpha_of(png: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG" and image.mode == "RGBA", (image.format, image.mode)
+    return np.asarray(image)[..., 3]

@@ -1,0 +1,174 @@
+"""The HTTP contract on a real `bentoml serve` with the deterministic mock model: no weights."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, Server, alpha_of, bentoml_serve
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with bentoml_serve(
+        tmp_path_factory.mktemp("mock"), FAST_MODEL_NAME="mock", PRO_MODEL_NAME="mock"
+    ) as running:
+        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+        yield running
+
+
+def test_health_reports_models_warmup_device_and_fallback_settings(server: Server) -> None:
+    body = server.health()
+    assert body["status"] == "ok"
+    for role in ("fast", "pro"):
+        model = body["models"][role]
+        assert model["name"] == "mock" and model["state"] == "ready" and model["warmup"] == "done"
+    assert body["device"] == "none (mock)"
+    assert body["warmup"]["on_startup"] is True and body["warmup"]["blocking"] is False
+    assert body["fallback"] == {"auto_fallback_fast": True, "allow_remote_download": False}
+
+
+@pytest.mark.parametrize("quality", ["fast", "pro"])
+def test_remove_bg_returns_an_rgba_cutout_the_size_of_the_input(
+    server: Server, disc_png: bytes, quality: str
+) -> None:
+    with server.client() as client:
+        response = client.post(
+            f"/remove-bg?quality={quality}", files={"file": ("disc.png", disc_png, "image/png")}
+        )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["x-wizpix-quality"] == quality and response.headers["x-wizpix-model"] == "mock"
+    assert "x-wizpix-fallback" not in response.headers
+    alpha = alpha_of(response.content)
+    assert alpha.shape == (240, 320)
+    assert alpha[120, 160] == 255 and alpha[5, 5] == 0 and alpha[230, 310] == 0
+
+
+def test_quality_defaults_to_fast(server: Server, disc_png: bytes) -> None:
+    with server.client() as client:
+        response = client.post("/remove-bg", files={"file": ("disc.png", disc_png)})
+    assert response.status_code == 200 and response.headers["x-wizpix-quality"] == "fast"
+
+
+def test_exif_rotation_and_existing_transparency_are_respected(server: Server) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 100), (250, 250, 250)).save(buffer, format="JPEG", exif=exif)
+    with server.client() as client:
+        rotated = client.post("/remove-bg", files={"file": ("r.jpg", buffer.getvalue())})
+        assert Image.open(io.BytesIO(rotated.content)).size == (100, 200)
+        rgba = np.zeros((64, 64, 4), np.uint8)
+        rgba[16:48, 16:48] = (0, 0, 255, 255)  # a blue square, everything else already transparent
+        buffer = io.BytesIO()
+        Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+        response = client.post("/remove-bg", files={"file": ("t.png", buffer.getvalue())})
+    alpha = alpha_of(response.content)
+    assert alpha[32, 32] == 255 and alpha[2, 2] == 0
+
+
+BAD_REQUESTS = [
+    ("not an image", {"files": {"file": ("a.txt", b"hello, world")}}, 400, "not_an_image"),
+    ("empty file", {"files": {"file": ("a.png", b"")}}, 400, "empty_file"),
+    (
+        "corrupt png",
+        {"files": {"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)}},
+        400,
+        "corrupt_image",
+    ),
+    ("wrong field", {"files": {"image": ("a.png", b"x")}}, 422, "invalid_request"),
+    (
+        "not multipart",
+        {"content": b"raw bytes", "headers": {"content-type": "image/png"}},
+        422,
+        "invalid_request",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "request_kwargs", "status", "code"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
+)
+def test_bad_input_is_a_4xx_with_a_json_error(
+    server: Server, what: str, request_kwargs: dict, status: int, code: str
+) -> None:
+    with server.client() as client:
+        response = client.post("/remove-bg", **request_kwargs)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+
+
+def test_truncated_jpeg_and_unknown_quality(server: Server, astronaut: bytes) -> None:
+    with server.client() as client:
+        truncated = client.post("/remove-bg", files={"file": ("a.jpg", astronaut[:4000])})
+        unknown = client.post("/remove-bg?quality=ultra", files={"file": ("a.jpg", astronaut)})
+    assert truncated.status_code == 400 and truncated.json()["error"]["code"] == "corrupt_image"
+    assert unknown.status_code == 422 and "quality" in unknown.json()["error"]["message"]
+
+
+def test_openapi_documents_the_routes(server: Server) -> None:
+    with server.client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    assert {"/remove-bg", "/health"} <= set(paths)
+    parameters = {p["name"] for p in paths["/remove-bg"]["post"]["parameters"]}
+    assert "quality" in parameters
+
+
+def run_probe(url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HEALTH_URL": url, "HEALTH_TIMEOUT": "5"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts/health_probe.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_health_probe_exit_codes(server: Server) -> None:
+    assert run_probe(f"{server.url}/health").returncode == 0
+    unreachable = run_probe("http://127.0.0.1:9/health")
+    assert unreachable.returncode == 2 and "unreachable" in unreachable.stderr
+    assert run_probe(f"{server.url}/openapi.json").returncode == 2  # not a health document
+
+
+def test_locust_load_test_runs_headless_without_failures(server: Server, tmp_path: Path) -> None:
+    locust = Path(sys.executable).with_name("locust")
+    result = subprocess.run(
+        [
+            str(locust),
+            "-f",
+            str(ROOT / "loadtest/locustfile.py"),
+            "--headless",
+            "-u",
+            "3",
+            "-r",
+            "3",
+            "-t",
+            "6s",
+            "--host",
+            server.url,
+            "--only-summary",
+            "--csv",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    stats = (tmp_path / "run_stats.csv").read_text()
+    assert "/remove-bg?quality=fast" in stats and "/remove-bg?quality=pro" in stats

@@ -12,6 +12,9 @@ export BENTOML_DO_NOT_TRACK ?= true
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	@# rembg's first import compiles numba kernels (~50 s on 2 cores) and caches them in the
+	@# venv: pay that here, not at the fast runner's first start.
+	$(PY) -c "import rembg.bg, rembg.sessions"
 	touch $@
 
 install: $(VENV)/.installed

@@ -37,15 +37,18 @@ def _rembg_home_weights(name: str, allow_remote: bool) -> Weights | None:
     )
 
 
-def _build(role: str, spec: ModelSpec | None, name: str, threads: int, weights: Weights | None) -> MaskModel:
+def _build(
+    role: str, spec: ModelSpec | None, name: str, settings: Settings, weights: Weights | None
+) -> MaskModel:
     if name == "mock":
         assert spec is not None
         return MockMaskModel(spec)
     path = weights.path if weights else None
     if role == "pro":
         assert spec is not None and path is not None
-        return OnnxMaskModel(spec, path, threads)
-    return RembgMaskModel(name, path, threads, size_hint=spec.preprocess.size if spec else 320)
+        return OnnxMaskModel(spec, path, settings.threads, settings.memory_arena(role))
+    size_hint = spec.preprocess.size if spec else 320
+    return RembgMaskModel(name, path, settings.threads, size_hint, settings.memory_arena(role))
 
 
 def build_slot(role: str, settings: Settings, catalog: Catalog | None = None) -> ModelSlot:
@@ -62,7 +65,7 @@ def build_slot(role: str, settings: Settings, catalog: Catalog | None = None) ->
         role,
         name,
         resolve,
-        partial(_build, role, spec, name, settings.threads),
+        partial(_build, role, spec, name, settings),
         warmup_on_startup=settings.warmup_on_startup,
         warmup_blocking=settings.warmup_blocking,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,10 +33,13 @@ def check_batch(batch: np.ndarray, size: int) -> None:
         raise ValueError(f"expected a uint8 batch N×{size}×{size}×3, got {batch.dtype} {batch.shape}")
 
 
-def _session_options(threads: int):
+def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.SessionOptions
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    # The arena keeps peak activation memory resident (ISNet at 1024²: 2.2 GB vs 0.5 GB)
+    # for ~12% speed; see FAST_MEMORY_ARENA / PRO_MEMORY_ARENA in the README.
+    options.enable_cpu_mem_arena = memory_arena
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -56,13 +59,15 @@ def _providers() -> list[str]:
 class OnnxMaskModel:
     """The pro pipeline: bare ONNX Runtime, every recipe detail taken from the spec."""
 
-    def __init__(self, spec: ModelSpec, path: Path, threads: int) -> None:
+    def __init__(self, spec: ModelSpec, path: Path, threads: int, memory_arena: bool = False) -> None:
         import onnxruntime as ort
 
         self.name = spec.name
         self.spec = spec
         self.input_size = spec.preprocess.size
-        self.session = ort.InferenceSession(str(path), _session_options(threads), providers=_providers())
+        self.session = ort.InferenceSession(
+            str(path), _session_options(threads, memory_arena), providers=_providers()
+        )
         self.provider = self.session.get_providers()[0]
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
@@ -80,7 +85,9 @@ class OnnxMaskModel:
 class RembgMaskModel:
     """The fast pipeline: rembg's own session class for the model, fed our verified file."""
 
-    def __init__(self, name: str, path: Path | None, threads: int, size_hint: int) -> None:
+    def __init__(
+        self, name: str, path: Path | None, threads: int, size_hint: int, memory_arena: bool = False
+    ) -> None:
         from PIL import Image  # noqa: F401 - rembg expects Pillow images
         from rembg.sessions import sessions
 
@@ -94,7 +101,7 @@ class RembgMaskModel:
             base = type(
                 base.__name__, (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))}
             )
-        self.session = base(name, _session_options(threads), providers=_providers())
+        self.session = base(name, _session_options(threads, memory_arena), providers=_providers())
         self.name = name
         self.provider = self.session.inner_session.get_providers()[0]
         shape = self.session.inner_session.get_inputs()[0].shape

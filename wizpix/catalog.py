@@ -14,9 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .settings import PROJECT_ROOT
-
-MANIFEST = PROJECT_ROOT / "models" / "manifest.toml"
+from .paths import MANIFEST
 
 Resample = Literal["lanczos", "bilinear", "bicubic", "nearest"]
 

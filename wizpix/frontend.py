@@ -57,7 +57,15 @@ class Cutter:
         for role in runners:
             spec = catalog.get(model_name(role, settings))
             if spec is not None:
-                self._inputs[role] = ModelInput(spec.preprocess.size, spec.preprocess.resample)
+                self._inputs[role] = ModelInput(
+                    spec.preprocess.size, self._resample(role, spec.preprocess.resample)
+                )
+
+    @staticmethod
+    def _resample(role: Quality, declared: str) -> str:
+        # rembg's normalize() always resizes with Lanczos; resizing the same way here keeps
+        # fast's masks identical to rembg.remove() whatever the catalogue says for the model.
+        return "lanczos" if role == "fast" else declared
 
     async def runner_status(self, role: Quality) -> dict[str, Any]:
         try:
@@ -84,7 +92,7 @@ class Cutter:
                     f"{role}_unavailable",
                     f"{role} model {status['name']} is {status['state']}: {status.get('error')}",
                 )
-            self._inputs[role] = ModelInput(int(status["input_size"]), "lanczos")
+            self._inputs[role] = ModelInput(int(status["input_size"]), self._resample(role, "bilinear"))
         return self._inputs[role]
 
     async def _infer(self, role: Quality, image: Image.Image) -> tuple[np.ndarray, ModelInput]:

@@ -16,7 +16,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .catalog import load_catalog
+from .paths import PROJECT_ROOT
 
 ProModelName = Literal["inspyrenet", "isnet", "isnet-general-use", "birefnet-portrait", "mock"]
 
@@ -60,9 +61,25 @@ class Settings(BaseSettings):
 
     @field_validator("fast_model_name")
     @classmethod
-    def _model_name_shape(cls, value: str) -> str:
+    def _known_fast_model(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", value):
             raise ValueError("must be a rembg model name such as u2netp, u2net or mock")
+        if load_catalog().get(value) is not None:
+            return value
+        # Outside our catalogue: ask rembg (imported only for such names, never by default).
+        from rembg.sessions import sessions
+
+        usable = sorted(
+            name
+            for name, session in sessions.items()
+            # local, no credentials, no extra arguments (custom paths, SAM prompts)
+            if session.is_local()
+            and not session.requires_credentials()
+            and not name.endswith("_custom")
+            and name != "sam"
+        )
+        if value not in usable:
+            raise ValueError(f"unknown model (allowed: mock or a local rembg model: {', '.join(usable)})")
         return value
 
     @property

@@ -7,7 +7,7 @@ PORT ?= 3000
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
 export BENTOML_DO_NOT_TRACK ?= true
 
-.PHONY: install models test-models serve test lint clean
+.PHONY: install models test-models serve test bench lint clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,18 @@ test: test-models
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+# rembg's own server, for the side-by-side benchmark, in a venv of its own.
+.venv-rembg/.installed: loadtest/requirements-rembg.txt
+	$(PYTHON) -m venv .venv-rembg
+	.venv-rembg/bin/python -m pip install --disable-pip-version-check -q -r loadtest/requirements-rembg.txt
+	touch $@
+
+bench: test-models .venv-rembg/.installed
+	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .bentoml models/*.onnx .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-rembg .bentoml models/*.onnx .pytest_cache .ruff_cache

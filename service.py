@@ -12,11 +12,13 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
+from bentoml.exceptions import BentoMLException
 from fastapi import File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from wizpix.api import ERROR_SCHEMA, create_app
 from wizpix.catalog import load_catalog
+from wizpix.errors import Unavailable
 from wizpix.frontend import Cutter
 from wizpix.settings import get_settings
 
@@ -66,7 +68,15 @@ class _Remote:
         self._dependency = dependency
 
     async def predict(self, images: np.ndarray) -> np.ndarray:
-        return await self._dependency.to_async.predict(images=images)
+        try:
+            return await self._dependency.to_async.predict(images=images)
+        except BentoMLException as error:
+            # The runner's dispatcher sheds requests it cannot serve in time: not a bug.
+            if int(getattr(error, "error_code", 500)) in (429, 503):
+                raise Unavailable(
+                    "busy", "the model runner is at capacity; retry shortly", headers={"Retry-After": "5"}
+                ) from None
+            raise
 
     async def status(self) -> dict:
         return await self._dependency.to_async.status()

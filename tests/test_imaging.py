@@ -118,11 +118,12 @@ def test_resize_mask_to_the_image_size() -> None:
     assert resize_mask(mask, (640, 480), "lanczos").shape == (480, 640)
 
 
-def test_compose_keeps_colours_and_applies_alpha() -> None:
+def test_compose_keeps_visible_colours_and_zeroes_hidden_ones() -> None:
     image = Image.new("RGB", (4, 2), (200, 100, 50))
     alpha = np.array([[0, 64, 128, 255]] * 2, np.uint8)
     cutout = np.asarray(compose_cutout(image, alpha))
-    assert (cutout[..., :3] == (200, 100, 50)).all()  # not premultiplied: no dark fringe
+    assert (cutout[:, 1:, :3] == (200, 100, 50)).all()  # not premultiplied: no dark fringe
+    assert (cutout[:, 0, :3] == 0).all()  # the discarded background is not recoverable
     assert (cutout[..., 3] == alpha).all()
 
 

@@ -73,7 +73,9 @@ def test_real_photograph_subject_opaque_background_transparent(
     assert alpha[BACKDROP].mean() < 10
     colours = np.asarray(Image.open(io.BytesIO(response.content)))[..., :3]
     original = np.asarray(Image.open(io.BytesIO(astronaut)).convert("RGB"))
-    assert (colours == original).all()  # the colours are the photograph's own
+    visible = alpha > 0
+    assert (colours[visible] == original[visible]).all()  # the photograph's own colours
+    assert (colours[~visible] == 0).all()  # and nothing of the discarded background
 
 
 def test_fast_alpha_matches_rembg_remove_on_the_same_model(

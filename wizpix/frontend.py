@@ -18,11 +18,12 @@ from anyio import to_thread
 from PIL import Image
 
 from .catalog import Catalog
-from .errors import Unavailable
+from .errors import ApiError, Unavailable
 from .fallback import Quality, Route, choose_route, route_after_pro_error
 from .health import health_report
 from .imaging import compose_cutout, decode_image, encode_png, model_input, resize_mask
 from .loading import model_name
+from .memory import release_free_memory
 from .settings import Settings
 
 log = logging.getLogger("wizpix.requests")
@@ -100,6 +101,8 @@ class Cutter:
         batch = (await to_thread.run_sync(model_input, image, spec.size, spec.resample))[None]
         try:
             masks = await self.runners[role].predict(batch)
+        except ApiError:
+            raise
         except Exception:
             status = await self.runner_status(role)
             if status["state"] not in ("ready", "idle", "loading"):
@@ -114,6 +117,12 @@ class Cutter:
         return masks[0], spec
 
     async def remove_background(self, data: bytes, quality: Quality) -> Cutout:
+        try:
+            return await self._remove_background(data, quality)
+        finally:
+            release_free_memory()  # the request's full-size buffers are garbage by now
+
+    async def _remove_background(self, data: bytes, quality: Quality) -> Cutout:
         started = time.perf_counter()
         image = await to_thread.run_sync(decode_image, data)
         route = Route(quality)

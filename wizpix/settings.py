@@ -45,9 +45,11 @@ class Settings(BaseSettings):
     auto_fallback_fast: bool = True
     warmup_on_startup: bool = True
     warmup_blocking: bool = False
-    fast_max_batch_size: int = Field(default=4, ge=1, le=64)
+    # Inference runs image by image (see wizpix/models.py), so a bigger batch only makes its
+    # first image wait for its last; 2 is the smallest BentoML accepts for a batchable API.
+    fast_max_batch_size: int = Field(default=2, ge=2, le=64)
     fast_max_latency_ms: int = Field(default=5_000, ge=10)
-    pro_max_batch_size: int = Field(default=2, ge=1, le=16)
+    pro_max_batch_size: int = Field(default=2, ge=2, le=16)
     pro_max_latency_ms: int = Field(default=30_000, ge=10)
     inference_threads: int = Field(
         default=0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = all cores."

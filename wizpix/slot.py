@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .memory import release_free_memory
 from .models import MaskModel
 from .store import Weights, WeightsMissing
 
@@ -126,7 +127,10 @@ class ModelSlot:
         return self._checked(self.model, batch)
 
     def _checked(self, model: MaskModel, batch: np.ndarray) -> np.ndarray:
-        masks = model.predict(batch)
+        try:
+            masks = model.predict(batch)
+        finally:
+            release_free_memory()
         if len(masks) != len(batch):
             raise RuntimeError(f"{self.name} returned {len(masks)} masks for {len(batch)} images")
         return masks

@@ -1,0 +1,495 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: WizPix vs `rembg s` vs bare ONNX Runtime, in one run.
+
+    make bench            # or: .venv/bin/python loadtest/bench.py --rembg .venv-rembg/bin/rembg
+
+Each system runs alone on the machine, one after the other, on the same model files
+(u2netp for fast; ISNet for pro, which `rembg s` serves through its `dis_custom` session)
+and the same three inputs made from real photographs: a 512×512 PNG, a 1920×1280 JPEG and
+a 4032×3024 (12 MP) JPEG. Every cell sends a warm-up request, then a fixed number of
+requests from a fixed number of concurrent clients; it reports throughput (images/s), p50
+and p95 latency, and the peak resident memory of all the server's processes together.
+Bare ONNX Runtime (the floor) is the model alone, one image at a time, default options.
+
+Writes loadtest/results/bench.{md,json,png} and refreshes the README's benchmark section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from wizpix.catalog import load_catalog  # noqa: E402
+from wizpix.imaging import normalize  # noqa: E402
+
+RESULTS = ROOT / "loadtest" / "results"
+MODEL_FILES = {"fast": ROOT / "models" / "u2netp.onnx", "pro": ROOT / "models" / "isnet-general-use.onnx"}
+CATALOG_NAMES = {"fast": "u2netp", "pro": "isnet-general-use"}
+CONCURRENCY = {"fast": (1, 4), "pro": (1, 2)}
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def make_inputs() -> dict[str, tuple[bytes, str]]:
+    """The three inputs, from scikit-image's photographs (sensor-like grain added to the
+    enlarged ones, so that they compress and decode like camera files, not flat art)."""
+    from skimage import data
+
+    rng = np.random.default_rng(7)
+
+    def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, format=fmt, **options)
+        return buffer.getvalue()
+
+    def enlarged(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
+        big = np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BICUBIC), np.int16)
+        grain = rng.normal(0, 3.0, big.shape).astype(np.int16)
+        return Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8))
+
+    return {
+        "512² PNG": (encoded(Image.fromarray(data.astronaut()), "PNG"), "image/png"),
+        "1920×1280 JPEG": (encoded(enlarged(data.coffee(), (1920, 1280)), "JPEG", quality=90), "image/jpeg"),
+        "4032×3024 JPEG": (encoded(enlarged(data.coffee(), (4032, 3024)), "JPEG", quality=90), "image/jpeg"),
+    }
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    system: str
+    quality: str
+    input: str
+    concurrency: int
+    requests: int
+    throughput: float  # images per second
+    p50: float
+    p95: float
+    errors: int
+
+
+class MemorySampler(threading.Thread):
+    """Total RSS of a process and all its descendants, sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self.running = True
+
+    def total(self) -> int:
+        total = 0
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self.total())
+            time.sleep(0.2)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def drive(
+    send: Callable[[httpx.Client], bool], concurrency: int, requests: int
+) -> tuple[float, list[float], int]:
+    """`requests` calls spread over `concurrency` clients; (wall seconds, latencies, errors)."""
+    remaining = iter(range(requests))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = 0
+
+    def worker() -> None:
+        nonlocal errors
+        with httpx.Client(timeout=600) as client:
+            while True:
+                with lock:
+                    if next(remaining, None) is None:
+                        return
+                started = time.perf_counter()
+                ok = send(client)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    errors += not ok
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    return time.perf_counter() - started, latencies, errors
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A server process in its own session, stopped with everything it started."""
+
+    def __init__(self, command: list[str], env: dict[str, str], ready: Callable[[], bool], log: Path) -> None:
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.memory = MemorySampler(self.process.pid)
+        deadline = time.monotonic() + 600
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server {command[0]} did not start; see {log}")
+            time.sleep(0.5)
+        self.memory.start()
+
+    def stop(self) -> tuple[int, int]:
+        """Stop it; returns (peak RSS during the run, RSS at the end) in bytes."""
+        after = self.memory.total()
+        self.memory.running = False
+        self.memory.join()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+        return max(self.memory.peak, after), after
+
+
+def _answers(url: str, check: Callable[[httpx.Response], bool]) -> bool:
+    try:
+        return check(httpx.get(url, timeout=5))
+    except httpx.HTTPError:
+        return False
+
+
+def run_cells(
+    system: str,
+    send_for: Callable[[str, bytes, str], Callable[[httpx.Client], bool]],
+    inputs: dict[str, tuple[bytes, str]],
+    counts: dict[str, int],
+) -> list[Cell]:
+    cells = []
+    for quality in ("fast", "pro"):
+        for name, (payload, mime) in inputs.items():
+            send = send_for(quality, payload, mime)
+            for concurrency in CONCURRENCY[quality]:
+                drive(send, concurrency, concurrency)  # warm-up: caches, arenas, sessions
+                wall, latencies, errors = drive(send, concurrency, counts[quality])
+                cell = Cell(
+                    system,
+                    quality,
+                    name,
+                    concurrency,
+                    counts[quality],
+                    counts[quality] / wall,
+                    percentile(latencies, 50),
+                    percentile(latencies, 95),
+                    errors,
+                )
+                print(
+                    f"  {system:9} {quality:4} {name:15} c={concurrency}: {cell.throughput:.2f} img/s, "
+                    f"p50 {cell.p50:.2f} s, p95 {cell.p95:.2f} s, errors {errors}",
+                    flush=True,
+                )
+                cells.append(cell)
+    return cells
+
+
+def bench_wizpix(
+    inputs: dict[str, tuple[bytes, str]], counts: dict[str, int], logs: Path
+) -> tuple[list[Cell], tuple[int, int]]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = Server(
+        [str(Path(sys.executable).with_name("bentoml")), "serve", "service:WizPix", "--port", str(port)],
+        {"FAST_MODEL_NAME": "u2netp", "PRO_MODEL_NAME": "isnet"},
+        lambda: _answers(f"{url}/health", lambda r: r.json().get("status") == "ok"),
+        logs / "wizpix.log",
+    )
+
+    def send_for(quality: str, payload: bytes, mime: str) -> Callable[[httpx.Client], bool]:
+        def send(client: httpx.Client) -> bool:
+            response = client.post(
+                f"{url}/remove-bg?quality={quality}", files={"file": ("in", payload, mime)}
+            )
+            return response.status_code == 200 and response.headers.get("x-wizpix-quality") == quality
+
+        return send
+
+    try:
+        cells = run_cells("wizpix", send_for, inputs, counts)
+    finally:
+        memory = server.stop()
+    return cells, memory
+
+
+def bench_rembg(
+    rembg: Path, inputs: dict[str, tuple[bytes, str]], counts: dict[str, int], logs: Path
+) -> tuple[list[Cell], tuple[int, int]]:
+    home = Path(tempfile.mkdtemp(prefix="rembg-home-"))
+    for path in MODEL_FILES.values():
+        (home / path.name).symlink_to(path.resolve())  # rembg finds u2netp.onnx in its home
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = Server(
+        [str(rembg), "s", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+        {"U2NET_HOME": str(home)},
+        lambda: _answers(f"{url}/", lambda r: r.status_code < 500),
+        logs / "rembg.log",
+    )
+    extras = {"fast": None, "pro": json.dumps({"model_path": str(home / MODEL_FILES["pro"].name)})}
+    models = {"fast": "u2netp", "pro": "dis_custom"}
+
+    def send_for(quality: str, payload: bytes, mime: str) -> Callable[[httpx.Client], bool]:
+        params = {"extras": extras[quality]} if extras[quality] else {}
+
+        def send(client: httpx.Client) -> bool:
+            response = client.post(
+                f"{url}/api/remove",
+                params=params,
+                data={"model": models[quality]},
+                files={"file": ("in", payload, mime)},
+            )
+            return response.status_code == 200 and response.content[:4] == b"\x89PNG"
+
+        return send
+
+    try:
+        cells = run_cells("rembg s", send_for, inputs, counts)
+    finally:
+        memory = server.stop()
+    return cells, memory
+
+
+def bench_bare(inputs: dict[str, tuple[bytes, str]], counts: dict[str, int]) -> list[Cell]:
+    """The model alone, default ONNX Runtime options, one image at a time (input prepared
+    beforehand: only inference is timed, so the number does not depend on the input)."""
+    import onnxruntime as ort
+
+    cells = []
+    catalog = load_catalog()
+    for quality, path in MODEL_FILES.items():
+        pre = catalog.require(CATALOG_NAMES[quality]).preprocess
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        tensor = normalize(np.full((1, pre.size, pre.size, 3), 128, np.uint8), pre)
+        feed = {session.get_inputs()[0].name: tensor}
+        output = [session.get_outputs()[0].name]
+        session.run(output, feed)
+        times = []
+        for _ in range(counts[quality]):
+            started = time.perf_counter()
+            session.run(output, feed)
+            times.append(time.perf_counter() - started)
+        cell = Cell(
+            "bare ORT",
+            quality,
+            "any (model input)",
+            1,
+            len(times),
+            1 / statistics.mean(times),
+            percentile(times, 50),
+            percentile(times, 95),
+            0,
+        )
+        print(f"  bare ORT  {quality:4}: {cell.throughput:.2f} img/s, p50 {cell.p50:.3f} s", flush=True)
+        cells.append(cell)
+    return cells
+
+
+# --- reporting ---------------------------------------------------------------------------
+
+
+def find(cells: list[Cell], system: str, quality: str, name: str | None, concurrency: int) -> Cell:
+    return next(
+        c
+        for c in cells
+        if c.system == system
+        and c.quality == quality
+        and c.concurrency == concurrency
+        and (name is None or c.input == name)
+    )
+
+
+def targets(cells: list[Cell], memory_after_mb: float) -> list[tuple[str, str, bool]]:
+    """The issue's targets, as (target, measured, met)."""
+    ours, theirs = (
+        (lambda q, n, c: find(cells, "wizpix", q, n, c)),
+        (lambda q, n, c: find(cells, "rembg s", q, n, c)),
+    )
+    bare = {q: find(cells, "bare ORT", q, None, 1).throughput for q in ("fast", "pro")}
+    rows = []
+    ratio = ours("fast", "4032×3024 JPEG", 4).throughput / theirs("fast", "4032×3024 JPEG", 4).throughput
+    rows.append(("fast, 12 MP JPEG, c=4: ≥ 3× rembg s", f"{ratio:.2f}×", ratio >= 3))
+    ratio = ours("fast", "512² PNG", 4).throughput / bare["fast"]
+    rows.append(("fast, 512² PNG, c=4: ≥ 0.9× bare inference", f"{ratio:.2f}×", ratio >= 0.9))
+    ratio = ours("pro", "1920×1280 JPEG", 2).throughput / theirs("pro", "1920×1280 JPEG", 2).throughput
+    rows.append(("pro, 1920×1280 JPEG, c=2: ≥ 1.2× rembg s", f"{ratio:.2f}×", ratio >= 1.2))
+    ratio = ours("pro", "1920×1280 JPEG", 2).throughput / bare["pro"]
+    rows.append(("pro, 1920×1280 JPEG, c=2: ≥ 0.9× bare inference", f"{ratio:.2f}×", ratio >= 0.9))
+    worst = max(
+        ours(q, n, max(CONCURRENCY[q])).p95 / ours(q, n, 1).p50
+        for q in ("fast", "pro")
+        for n in {c.input for c in cells if c.system == "wizpix"}
+    )
+    rows.append(("p95 at top concurrency ≤ 4× p50 at c=1 (worst cell)", f"{worst:.2f}×", worst <= 4))
+    rows.append(
+        (
+            "memory of all service processes after the benchmark ≤ 1.5 GB",
+            f"{memory_after_mb:.0f} MB",
+            memory_after_mb <= 1500,
+        )
+    )
+    return rows
+
+
+def markdown(
+    cells: list[Cell], memory: dict[str, tuple[int, int]], goals: list[tuple[str, str, bool]]
+) -> str:
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
+        f"each system alone on the machine (`make bench`).",
+        "",
+        "| quality | input | clients | WizPix img/s | rembg s img/s | WizPix p50 / p95 s "
+        "| rembg s p50 / p95 s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in (c for c in cells if c.system == "wizpix"):
+        r = find(cells, "rembg s", c.quality, c.input, c.concurrency)
+        lines.append(
+            f"| {c.quality} | {c.input} | {c.concurrency} | **{c.throughput:.2f}** | {r.throughput:.2f} | "
+            f"{c.p50:.2f} / {c.p95:.2f} | {r.p50:.2f} / {r.p95:.2f} |"
+        )
+    lines += [
+        "",
+        "Bare ONNX Runtime, model only, one image at a time: "
+        + ", ".join(
+            f"{c.quality} {c.throughput:.2f} img/s ({c.p50:.3f} s)" for c in cells if c.system == "bare ORT"
+        )
+        + ".",
+    ]
+    lines += [
+        "",
+        "Peak resident memory of all processes (during / after the run): "
+        + "; ".join(
+            f"{system} {peak / 2**20:.0f} / {after / 2**20:.0f} MB"
+            for system, (peak, after) in memory.items()
+        )
+        + ".",
+    ]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} |" for goal, value, met in goals]
+    errors = sum(c.errors for c in cells)
+    lines += ["", f"Failed requests: {errors}."]
+    return "\n".join(lines) + "\n"
+
+
+def chart(cells: list[Cell], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ours = [c for c in cells if c.system == "wizpix"]
+    labels = [f"{c.quality}\n{c.input}\nc={c.concurrency}" for c in ours]
+    theirs = [find(cells, "rembg s", c.quality, c.input, c.concurrency).throughput for c in ours]
+    x = np.arange(len(ours))
+    fig, ax = plt.subplots(figsize=(13, 4.8))
+    ax.bar(x - 0.2, [c.throughput for c in ours], 0.4, label="WizPix (bentoml serve)", color="#2b7bba")
+    ax.bar(x + 0.2, theirs, 0.4, label="rembg s", color="#c7c7c7")
+    for quality, color in (("fast", "#d62728"), ("pro", "#9467bd")):
+        floor = find(cells, "bare ORT", quality, None, 1).throughput
+        ax.axhline(
+            floor, color=color, linestyle="--", linewidth=1, label=f"bare ONNX Runtime, {quality} model"
+        )
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("images per second")
+    ax.set_title(f"Throughput, same models, same machine ({os.cpu_count()} cores)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def refresh_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        body = f"{start}\n![throughput](loadtest/results/bench.png)\n\n{table}{end}"
+        readme.write_text(head + body + tail)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rembg", type=Path, default=ROOT / ".venv-rembg" / "bin" / "rembg")
+    parser.add_argument("--fast-requests", type=int, default=16, help="requests per fast cell")
+    parser.add_argument("--pro-requests", type=int, default=6, help="requests per pro cell")
+    args = parser.parse_args()
+    missing = [str(p) for p in (args.rembg, *MODEL_FILES.values()) if not p.exists()]
+    if missing:
+        raise SystemExit(f"missing: {', '.join(missing)} (run `make bench`, which installs and fetches them)")
+    counts = {"fast": args.fast_requests, "pro": args.pro_requests}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    inputs = make_inputs()
+    print("WizPix (bentoml serve):", flush=True)
+    ours, ours_memory = bench_wizpix(inputs, counts, RESULTS)
+    print("rembg s:", flush=True)
+    theirs, theirs_memory = bench_rembg(args.rembg, inputs, counts, RESULTS)
+    print("bare ONNX Runtime:", flush=True)
+    cells = ours + theirs + bench_bare(inputs, counts)
+    memory = {"WizPix": ours_memory, "rembg s": theirs_memory}
+    goals = targets(cells, ours_memory[1] / 2**20)
+    table = markdown(cells, memory, goals)
+    (RESULTS / "bench.md").write_text(table)
+    (RESULTS / "bench.json").write_text(
+        json.dumps({"cells": [asdict(c) for c in cells], "memory_bytes": memory}, indent=1)
+    )
+    chart(cells, RESULTS / "bench.png")
+    refresh_readme(table)
+    print("\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

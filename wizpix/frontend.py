@@ -47,6 +47,7 @@ class ModelInput:
 class Cutout:
     png: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    megapixels: float = 0.0
 
 
 class Cutter:
@@ -117,10 +118,10 @@ class Cutter:
         return masks[0], spec
 
     async def remove_background(self, data: bytes, quality: Quality) -> Cutout:
-        try:
-            return await self._remove_background(data, quality)
-        finally:
-            release_free_memory()  # the request's full-size buffers are garbage by now
+        cutout = await self._remove_background(data, quality)
+        if cutout.megapixels >= 2:
+            release_free_memory()  # its full-size buffers are garbage by now
+        return cutout
 
     async def _remove_background(self, data: bytes, quality: Quality) -> Cutout:
         started = time.perf_counter()
@@ -157,7 +158,7 @@ class Cutter:
             image.height,
             elapsed_ms,
         )
-        return Cutout(png, headers)
+        return Cutout(png, headers, image.width * image.height / 1e6)
 
 
 def render_png(image: Image.Image, mask: np.ndarray, spec: ModelInput) -> bytes:

@@ -68,4 +68,5 @@ def build_slot(role: str, settings: Settings, catalog: Catalog | None = None) ->
         partial(_build, role, spec, name, settings),
         warmup_on_startup=settings.warmup_on_startup,
         warmup_blocking=settings.warmup_blocking,
+        trim_after_batch=name != "mock" and not settings.memory_arena(role),
     )

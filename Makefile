@@ -38,8 +38,9 @@ test: test-models
 	.venv-rembg/bin/python -m pip install --disable-pip-version-check -q -r loadtest/requirements-rembg.txt
 	touch $@
 
-bench: test-models .venv-rembg/.installed
-	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg
+BENCH_ARGS ?=
+bench: test-models .venv-rembg/.installed  ## e.g. BENCH_ARGS="--fast-requests 4 --pro-requests 2" for a quick run
+	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

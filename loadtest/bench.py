@@ -49,6 +49,7 @@ RESULTS = ROOT / "loadtest" / "results"
 MODEL_FILES = {"fast": ROOT / "models" / "u2netp.onnx", "pro": ROOT / "models" / "isnet-general-use.onnx"}
 CATALOG_NAMES = {"fast": "u2netp", "pro": "isnet-general-use"}
 CONCURRENCY = {"fast": (1, 4), "pro": (1, 2)}
+BREAKDOWN: dict[str, int] = {}  # WizPix's processes after the run, for the report
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -179,8 +180,22 @@ class Server:
             time.sleep(0.5)
         self.memory.start()
 
+    def breakdown(self) -> dict[str, int]:
+        """RSS per process, named by BentoML service where there is one."""
+        sizes: dict[str, int] = {}
+        for process in [self.memory.root, *self.memory.root.children(recursive=True)]:
+            try:
+                command = process.cmdline()
+                rss = process.memory_info().rss
+            except psutil.Error:
+                continue
+            name = command[command.index("--service-name") + 1] if "--service-name" in command else "main"
+            sizes[name] = sizes.get(name, 0) + rss
+        return sizes
+
     def stop(self) -> tuple[int, int]:
         """Stop it; returns (peak RSS during the run, RSS at the end) in bytes."""
+        self.after_by_process = self.breakdown()
         after = self.memory.total()
         self.memory.running = False
         self.memory.join()
@@ -258,6 +273,12 @@ def bench_wizpix(
         cells = run_cells("wizpix", send_for, inputs, counts)
     finally:
         memory = server.stop()
+    print(
+        "  memory after the run by process: "
+        + ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in server.after_by_process.items()),
+        flush=True,
+    )
+    BREAKDOWN.update(server.after_by_process)
     return cells, memory
 
 
@@ -416,6 +437,13 @@ def markdown(
         )
         + ".",
     ]
+    if BREAKDOWN:
+        lines += [
+            "",
+            "WizPix after the run, by process: "
+            + ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in BREAKDOWN.items())
+            + ".",
+        ]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} |" for goal, value, met in goals]
     errors = sum(c.errors for c in cells)

@@ -1,0 +1,47 @@
+"""The benchmark's arithmetic (targets, table), on synthetic cells: no servers, no timing."""
+
+from __future__ import annotations
+
+import sys
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "loadtest"))
+
+from bench import CONCURRENCY, Cell, markdown, targets
+
+INPUTS = ("512² PNG", "1920×1280 JPEG", "4032×3024 JPEG")
+
+
+def cells(ours: float, theirs: float, bare: dict[str, float]) -> list[Cell]:
+    out = []
+    for system, rate in (("wizpix", ours), ("rembg s", theirs)):
+        for quality, levels in CONCURRENCY.items():
+            for name in INPUTS:
+                for c in levels:
+                    out.append(Cell(system, quality, name, c, 8, rate, 1.0 * c, 1.1 * c, 0))
+    out += [Cell("bare ORT", q, "any (model input)", 1, 8, rate, 0.2, 0.2, 0) for q, rate in bare.items()]
+    return out
+
+
+def test_targets_compare_the_right_cells() -> None:
+    goals = dict(
+        (goal, (value, met))
+        for goal, value, met in targets(
+            cells(ours=3.0, theirs=1.0, bare={"fast": 3.2, "pro": 3.0}), memory_after_mb=1400
+        )
+    )
+    assert goals["fast, 12 MP JPEG, c=4: ≥ 3× rembg s"] == ("3.00×", True)
+    assert goals["fast, 512² PNG, c=4: ≥ 0.9× bare inference"] == ("0.94×", True)
+    assert goals["pro, 1920×1280 JPEG, c=2: ≥ 1.2× rembg s"] == ("3.00×", True)
+    assert goals["p95 at top concurrency ≤ 4× p50 at c=1 (worst cell)"] == ("4.40×", False)
+    assert goals["memory of all service processes after the benchmark ≤ 1.5 GB"] == ("1400 MB", True)
+
+
+def test_markdown_reports_every_cell_and_verdict() -> None:
+    data = cells(ours=1.0, theirs=2.0, bare={"fast": 4.0, "pro": 0.5})
+    goals = targets(data, memory_after_mb=1600)
+    text = markdown(data, {"WizPix": (2 * 2**30, 1600 * 2**20)}, goals)
+    assert text.count("| fast |") == 6 and text.count("| pro |") == 6
+    assert "| fast, 12 MP JPEG, c=4: ≥ 3× rembg s | 0.50× | **no** |" in text
+    assert "WizPix 2048 / 1600 MB" in text and "Failed requests: 0." in text

@@ -179,6 +179,13 @@ def lazy_without_fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     """Warmup off, and a fast model whose weights are not fetched (u2net)."""
     env = {"FAST_MODEL_NAME": "u2net", "PRO_MODEL_NAME": "mock", "WARMUP_ON_STARTUP": "false"}
     with bentoml_serve(tmp_path_factory.mktemp("lazy"), **env) as running:
+        running.wait_for(
+            lambda body: (
+                body["models"]["pro"]["state"] == "idle" and body["models"]["fast"]["state"] == "missing"
+            ),
+            timeout=60,
+            what="both runners up",
+        )
         yield running
 
 

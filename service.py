@@ -20,6 +20,7 @@ from wizpix.api import ERROR_SCHEMA, create_app
 from wizpix.catalog import load_catalog
 from wizpix.errors import Unavailable
 from wizpix.frontend import Cutter
+from wizpix.output import OutputOptions
 from wizpix.settings import get_settings
 
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
@@ -108,9 +109,10 @@ class WizPix:
         quality: Annotated[
             Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet")
         ] = "fast",
+        options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
     ) -> Response:
-        cutout = await self.cutter.remove_background(await file.read(), quality)
-        return Response(cutout.png, media_type="image/png", headers=cutout.headers)
+        cutout = await self.cutter.remove_background(await file.read(), quality, options)
+        return Response(cutout.data, media_type=cutout.media_type, headers=cutout.headers)
 
     @app.get("/health", summary="Models, warmup, device and overall status")
     async def health(self) -> JSONResponse:

@@ -64,7 +64,7 @@ def run(cut: Cutter, data: bytes, quality: str = "pro"):
 def test_pro_is_served_by_pro(disc_png: bytes) -> None:
     result = run(cutter(), disc_png)
     assert result.headers["X-WizPix-Quality"] == "pro" and "X-WizPix-Fallback" not in result.headers
-    alpha = alpha_of(result.png)
+    alpha = alpha_of(result.data)
     assert alpha.shape == (240, 320) and alpha[120, 160] == 255 and alpha[0, 0] == 0
 
 
@@ -79,7 +79,7 @@ def test_pro_is_served_by_pro(disc_png: bytes) -> None:
 def test_pro_trouble_falls_back_to_fast_and_says_why(disc_png: bytes, kind: type, reason: str) -> None:
     result = run(cutter(kind), disc_png)
     assert result.headers["X-WizPix-Quality"] == "fast" and result.headers["X-WizPix-Fallback"] == reason
-    assert alpha_of(result.png)[120, 160] == 255
+    assert alpha_of(result.data)[120, 160] == 255
 
 
 @pytest.mark.parametrize("kind", [Crashing, Dead, WarmingUp])

@@ -78,7 +78,19 @@ def test_exif_rotation_and_existing_transparency_are_respected(server: Server) -
     assert alpha[32, 32] == 255 and alpha[2, 2] == 0
 
 
+def _flat_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(buffer, format="PNG")  # nothing to cut out
+    return buffer.getvalue()
+
+
+FLAT = {"file": ("flat.png", _flat_png())}
+
 BAD_REQUESTS = [
+    ("bad bg_color", {"files": FLAT, "params": {"bg_color": "red"}}, 422, "invalid_request"),
+    ("max_size zero", {"files": FLAT, "params": {"max_size": "0"}}, 422, "invalid_request"),
+    ("unknown format", {"files": FLAT, "params": {"format": "gif"}}, 422, "invalid_request"),
+    ("crop without subject", {"files": FLAT, "params": {"crop": "true"}}, 422, "no_subject"),
     ("not an image", {"files": {"file": ("a.txt", b"hello, world")}}, 400, "not_an_image"),
     ("empty file", {"files": {"file": ("a.png", b"")}}, 400, "empty_file"),
     (

@@ -13,9 +13,10 @@ from PIL import Image
 
 from tests.conftest import ROOT, jpeg_bytes
 from wizpix.catalog import load_catalog
-from wizpix.frontend import ModelInput, render_png
+from wizpix.frontend import ModelInput, render_result
 from wizpix.imaging import decode_image, model_input, resize_mask
 from wizpix.models import OnnxMaskModel, RembgMaskModel
+from wizpix.output import OutputOptions
 
 pytestmark = pytest.mark.weights
 
@@ -56,7 +57,8 @@ def test_optimised_alpha_within_one_level_of_the_unoptimised_pipeline(
     reference = np.asarray(Image.open(io.BytesIO(unoptimised_png(image, exact_mask, resample))))
 
     fast_mask = model.predict(model_input(image, size, resample)[None])[0]
-    optimised = np.asarray(Image.open(io.BytesIO(render_png(image, fast_mask, ModelInput(size, resample)))))
+    rendered = render_result(image, fast_mask, ModelInput(size, resample), OutputOptions())
+    optimised = np.asarray(Image.open(io.BytesIO(rendered.data)))
 
     assert optimised.shape == reference.shape == (3024, 4032, 4)
     visible = optimised[..., 3] > 0  # hidden pixels are zeroed on purpose (compose_cutout)

@@ -90,3 +90,88 @@ def test_fast_alpha_matches_rembg_remove_on_the_same_model(
     with server.client() as client:
         ours = alpha_of(client.post("/remove-bg?quality=fast", files={"file": ("a.jpg", astronaut)}).content)
     assert np.abs(reference - ours.astype(int)).mean() <= 1.0
+
+
+def _decode(content: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(content))
+
+
+def _cropped_to_bbox(image: Image.Image, header: str, margin: int) -> bool:
+    """Something was cut away, and the result is the subject's box plus at most `margin`
+    on every side (less where the box meets the photograph's edge)."""
+    x, y, w, h = map(int, header.split(","))
+    smaller = image.width * image.height < 512 * 512
+    gaps = (x, y, image.width - (x + w), image.height - (y + h))
+    return smaller and all(0 <= gap <= margin for gap in gaps)
+
+
+OPTION_CASES = {
+    "format=webp": lambda im, h: im.format == "WEBP" and im.mode == "RGBA" and im.size == (512, 512),
+    "output=mask": lambda im, h: im.mode == "L" and np.asarray(im)[FACE].mean() > 240,
+    "bg_color=%23ffffff": lambda im, h: im.mode == "RGB" and np.asarray(im)[BACKDROP].mean() > 250,
+    "crop=true&crop_margin=8": lambda im, h: _cropped_to_bbox(im, h["x-wizpix-bbox"], margin=8),
+    "max_size=256": lambda im, h: im.size == (256, 256),
+}
+
+
+@pytest.mark.parametrize("quality", ["fast", "pro"])
+@pytest.mark.parametrize("query", list(OPTION_CASES))
+def test_output_options_on_real_models(server: Server, astronaut: bytes, quality: str, query: str) -> None:
+    with server.client() as client:
+        response = client.post(f"/remove-bg?quality={quality}&{query}", files={"file": ("a.jpg", astronaut)})
+    assert response.status_code == 200, response.text
+    assert OPTION_CASES[query](_decode(response.content), response.headers), (query, response.headers)
+    x, y, w, h = map(int, response.headers["x-wizpix-bbox"].split(","))
+    result = _decode(response.content)
+    assert w > 0 and h > 0 and x + w <= result.width and y + h <= result.height
+
+
+def _encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _input_kinds() -> dict[str, tuple[bytes, tuple[int, int]]]:
+    from PIL import ImageCms
+    from skimage import data
+
+    photo = Image.fromarray(data.astronaut())
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90° counter-clockwise to display
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    grey16 = Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257)
+    square = (512, 512)
+    return {
+        "png rgb": (_encoded(photo, "PNG"), square),
+        "png rgba": (_encoded(photo.convert("RGBA"), "PNG"), square),
+        "png grayscale": (_encoded(photo.convert("L"), "PNG"), square),
+        "png 16-bit grayscale": (_encoded(grey16, "PNG"), square),
+        "png palette": (_encoded(photo.convert("P", palette=Image.Palette.ADAPTIVE), "PNG"), square),
+        "webp": (_encoded(photo, "WEBP", quality=90), square),
+        "gif": (_encoded(photo, "GIF"), square),
+        "bmp": (_encoded(photo, "BMP"), square),
+        "tiff": (_encoded(photo, "TIFF"), square),
+        "jpeg cmyk": (_encoded(photo.convert("CMYK"), "JPEG", quality=92), square),
+        "jpeg with icc profile": (_encoded(photo, "JPEG", quality=92, icc_profile=srgb), square),
+        "jpeg exif-rotated": (
+            _encoded(photo.crop((0, 0, 512, 400)), "JPEG", quality=92, exif=exif),
+            (400, 512),
+        ),
+    }
+
+
+INPUT_KINDS = _input_kinds()
+
+
+@pytest.mark.parametrize("kind", list(INPUT_KINDS))
+def test_every_input_kind_on_real_models(server: Server, kind: str) -> None:
+    payload, size = INPUT_KINDS[kind]
+    with server.client() as client:
+        response = client.post("/remove-bg?quality=fast", files={"file": (kind, payload)})
+    assert response.status_code == 200, response.text
+    image = _decode(response.content)
+    assert image.mode == "RGBA" and image.size == size
+    if size == (512, 512):  # the photograph as is: the subject cut out of the backdrop
+        alpha = np.asarray(image)[..., 3].astype(float)
+        assert alpha[FACE].mean() > 200 and alpha[BACKDROP].mean() < 30, kind

@@ -21,9 +21,10 @@ from .catalog import Catalog
 from .errors import ApiError, Unavailable
 from .fallback import Quality, Route, choose_route, route_after_pro_error
 from .health import health_report
-from .imaging import compose_cutout, decode_image, encode_png, model_input, resize_mask
+from .imaging import decode_image, model_input, resize_mask
 from .loading import model_name
 from .memory import release_free_memory
+from .output import OutputOptions, Rendered, render
 from .settings import Settings
 
 log = logging.getLogger("wizpix.requests")
@@ -45,7 +46,8 @@ class ModelInput:
 
 @dataclass
 class Cutout:
-    png: bytes
+    data: bytes
+    media_type: str
     headers: dict[str, str] = field(default_factory=dict)
     megapixels: float = 0.0
 
@@ -117,13 +119,15 @@ class Cutter:
             raise RuntimeError(f"{role} runner returned masks of shape {masks.shape}")
         return masks[0], spec
 
-    async def remove_background(self, data: bytes, quality: Quality) -> Cutout:
-        cutout = await self._remove_background(data, quality)
+    async def remove_background(
+        self, data: bytes, quality: Quality, options: OutputOptions | None = None
+    ) -> Cutout:
+        cutout = await self._remove_background(data, quality, options or OutputOptions())
         if cutout.megapixels >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
-    async def _remove_background(self, data: bytes, quality: Quality) -> Cutout:
+    async def _remove_background(self, data: bytes, quality: Quality, options: OutputOptions) -> Cutout:
         started = time.perf_counter()
         image = await to_thread.run_sync(decode_image, data)
         route = Route(quality)
@@ -138,13 +142,15 @@ class Cutter:
                 route = route_after_pro_error(str(error)[:200], self.settings.auto_fallback_fast)
         if route.runner == "fast":
             mask, spec = await self._infer("fast", image)
-        png = await to_thread.run_sync(render_png, image, mask, spec)
+        width, height = image.size
+        rendered = await to_thread.run_sync(render_result, image, mask, spec, options)
         elapsed_ms = (time.perf_counter() - started) * 1000
         served_by = model_name(route.runner, self.settings)
         headers = {
             "X-WizPix-Quality": route.runner,
             "X-WizPix-Model": served_by,
             "X-WizPix-Time-Ms": f"{elapsed_ms:.0f}",
+            "X-WizPix-BBox": ",".join(map(str, rendered.bbox)) if rendered.bbox else "none",
         }
         if route.fallback_reason:
             headers["X-WizPix-Fallback"] = route.fallback_reason
@@ -154,14 +160,13 @@ class Cutter:
             route.runner,
             served_by,
             route.fallback_reason or "-",
-            image.width,
-            image.height,
+            width,
+            height,
             elapsed_ms,
         )
-        return Cutout(png, headers, image.width * image.height / 1e6)
+        return Cutout(rendered.data, rendered.media_type, headers, width * height / 1e6)
 
 
-def render_png(image: Image.Image, mask: np.ndarray, spec: ModelInput) -> bytes:
-    """Scale the model-sized mask to the image, apply it as alpha, encode PNG."""
-    alpha = resize_mask(mask, image.size, spec.resample)
-    return encode_png(compose_cutout(image, alpha))
+def render_result(image: Image.Image, mask: np.ndarray, spec: ModelInput, options: OutputOptions) -> Rendered:
+    """Scale the model-sized mask to the image, then encode what the client asked for."""
+    return render(image, resize_mask(mask, image.size, spec.resample), options)

@@ -11,7 +11,7 @@ import warnings
 
 import fpng
 import numpy as np
-from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageCms, ImageOps, UnidentifiedImageError
 
 from .catalog import Postprocess, Preprocess
 from .errors import BadInput
@@ -57,9 +57,42 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as error:
         raise BadInput("corrupt_image", f"the image could not be decoded: {error}") from None
     ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
+    image = _to_8_bit(image)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     wanted = "RGBA" if has_alpha else "RGB"
+    image = _to_srgb(image, wanted)
     return image if image.mode == wanted else image.convert(wanted)
+
+
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """16-bit and float images scaled to 8 bits (Pillow's own convert clips them: a 16-bit
+    mid-grey would come out white)."""
+    if image.mode.startswith("I;16") or image.mode == "I":
+        return Image.fromarray((np.asarray(image, dtype=np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
+    if image.mode == "F":
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32))
+        peak = values.max() if values.max() > 1.0 else 1.0
+        return Image.fromarray((values.clip(0, None) / peak * 255).round().astype(np.uint8), "L")
+    return image
+
+
+SRGB = ImageCms.createProfile("sRGB")
+
+
+def _to_srgb(image: Image.Image, wanted: str) -> Image.Image:
+    """Colours converted to sRGB when the file embeds an ICC profile (Display P3, Adobe
+    RGB, CMYK press profiles…): every output is plain sRGB, what browsers assume."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(image, source, SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # a broken profile: keep the pixels as they are rather than fail
+    converted.info.pop("icc_profile", None)
+    return converted if converted.mode == wanted else converted.convert(wanted)
 
 
 def model_input(image: Image.Image, size: int, resample: str, reducing_gap: float | None = 3.0) -> np.ndarray:

@@ -80,3 +80,18 @@ def test_max_size_keeps_the_aspect_and_scales_the_bbox() -> None:
     x, y, w, h = result.bbox or (0, 0, 0, 0)
     assert abs(x - 12) <= 1 and abs(y - 5) <= 1 and abs(w - 10) <= 2 and abs(h - 10) <= 2
     assert render(*scene(), OutputOptions(max_size=1000)).size == (200, 100)  # never enlarged
+
+
+def test_refine_recovers_the_colour_of_edge_pixels() -> None:
+    """A red subject fading into a green background: edge pixels are red-green mixtures."""
+    alpha = np.zeros((64, 96), np.uint8)
+    alpha[:, :40] = 255
+    alpha[:, 40:56] = np.linspace(255, 0, 16).astype(np.uint8)
+    share = alpha[..., None] / 255.0
+    blended = (share * (220, 20, 20) + (1 - share) * (20, 200, 20)).astype(np.uint8)
+    plain = decoded(render(Image.fromarray(blended), alpha.copy(), OutputOptions()).data)
+    refined = decoded(render(Image.fromarray(blended), alpha.copy(), OutputOptions(refine=True)).data)
+    assert (refined[:, :40] == plain[:, :40]).all()  # opaque pixels untouched
+    assert (refined[..., 3] == plain[..., 3]).all()  # alpha untouched
+    edge_green = refined[20:40, 44:54, 1].astype(int).mean()
+    assert edge_green < plain[20:40, 44:54, 1].astype(int).mean() - 40  # the green halo is gone

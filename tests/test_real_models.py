@@ -175,3 +175,24 @@ def test_every_input_kind_on_real_models(server: Server, kind: str) -> None:
     if size == (512, 512):  # the photograph as is: the subject cut out of the backdrop
         alpha = np.asarray(image)[..., 3].astype(float)
         assert alpha[FACE].mean() > 200 and alpha[BACKDROP].mean() < 30, kind
+
+
+@pytest.mark.parametrize("quality", ["fast", "pro"])
+def test_refine_changes_only_edge_colours_on_real_models(
+    server: Server, astronaut: bytes, quality: str
+) -> None:
+    with server.client() as client:
+        plain, refined = (
+            np.asarray(
+                _decode(
+                    client.post(
+                        f"/remove-bg?quality={quality}{extra}", files={"file": ("a", astronaut)}
+                    ).content
+                )
+            )
+            for extra in ("", "&refine=true")
+        )
+    assert (plain[..., 3] == refined[..., 3]).all()
+    opaque, edge = plain[..., 3] == 255, (plain[..., 3] > 0) & (plain[..., 3] < 255)
+    assert (plain[opaque] == refined[opaque]).all()
+    assert (plain[edge][:, :3] != refined[edge][:, :3]).any()

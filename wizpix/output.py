@@ -17,7 +17,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import BadInput
-from .imaging import compose_cutout, encode_png, subject_bbox
+from .imaging import compose_cutout, encode_png, refine_edges, subject_bbox
 
 
 class OutputOptions(BaseModel):
@@ -33,6 +33,7 @@ class OutputOptions(BaseModel):
     crop: bool = Field(False, description="crop to the subject's bounding box")
     crop_margin: int = Field(0, ge=0, le=10_000, description="pixels kept around the subject when cropping")
     max_size: int | None = Field(None, ge=1, le=20_000, description="longest side of the result, aspect kept")
+    refine: bool = Field(False, description="recover the true colour of semi-transparent edge pixels")
 
     @field_validator("bg_color")
     @classmethod
@@ -95,6 +96,8 @@ def render(image: Image.Image, alpha: np.ndarray, options: OutputOptions) -> Ren
     if options.output == "mask":
         result = Image.fromarray(alpha, "L")
     else:
+        if options.refine:
+            image = refine_edges(image, alpha)
         result = compose_cutout(image, alpha)
         if (background := options.background) is not None:
             canvas = Image.new("RGBA", result.size, background)

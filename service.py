@@ -107,7 +107,7 @@ class WizPix:
         self,
         file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
         quality: Annotated[
-            Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet")
+            Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
         ] = "fast",
         options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
     ) -> Response:

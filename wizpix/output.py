@@ -23,17 +23,27 @@ from .imaging import compose_cutout, encode_png, refine_edges, subject_bbox
 class OutputOptions(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)  # `quality` shares the query string
 
-    format: Literal["png", "webp"] = Field("png", description="png, or lossless webp (same pixels)")
-    output: Literal["cutout", "mask"] = Field("cutout", description="RGBA cutout, or the alpha as grayscale")
+    format: Literal["png", "webp"] = Field(
+        "png", description="png, or lossless webp (same pixels)", examples=["webp"]
+    )
+    output: Literal["cutout", "mask"] = Field(
+        "cutout", description="RGBA cutout, or the alpha as grayscale", examples=["mask"]
+    )
     bg_color: str | None = Field(
         None,
         description="RRGGBB or RRGGBBAA hex (# optional): composite the cutout over it",
         examples=["ffffff"],
     )
-    crop: bool = Field(False, description="crop to the subject's bounding box")
-    crop_margin: int = Field(0, ge=0, le=10_000, description="pixels kept around the subject when cropping")
-    max_size: int | None = Field(None, ge=1, le=20_000, description="longest side of the result, aspect kept")
-    refine: bool = Field(False, description="recover the true colour of semi-transparent edge pixels")
+    crop: bool = Field(False, description="crop to the subject's bounding box", examples=[True])
+    crop_margin: int = Field(
+        0, ge=0, le=10_000, description="pixels kept around the subject when cropping", examples=[16]
+    )
+    max_size: int | None = Field(
+        None, ge=1, le=20_000, description="longest side of the result, aspect kept", examples=[1024]
+    )
+    refine: bool = Field(
+        False, description="recover the true colour of semi-transparent edge pixels", examples=[True]
+    )
 
     @field_validator("bg_color")
     @classmethod

@@ -441,20 +441,17 @@ def markdown(
         )
         + ".",
     ]
-    if STARTUP:
-        lines += [
-            "",
-            "From `bentoml serve` to `status=ok` (both models loaded and warmed up): "
-            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in STARTUP.items())
-            + ".",
-        ]
-    if BREAKDOWN:
-        lines += [
-            "",
-            "WizPix after the run, by process: "
-            + ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in BREAKDOWN.items())
-            + ".",
-        ]
+    facts = {
+        "From `bentoml serve` to `status=ok` (both models loaded and warmed up): ": [
+            f"{name} {seconds:.1f} s" for name, seconds in STARTUP.items()
+        ],
+        "WizPix after the run, by process: ": [
+            f"{name} {rss / 2**20:.0f} MB" for name, rss in BREAKDOWN.items()
+        ],
+    }
+    lines += [
+        line for label, parts in facts.items() if parts for line in ("", label + ", ".join(parts) + ".")
+    ]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {goal} | {value} | {'yes' if met else '**no**'} |" for goal, value, met in goals]
     errors = sum(c.errors for c in cells)

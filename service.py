@@ -13,19 +13,21 @@ from typing import Annotated, Any, Literal
 import bentoml
 import numpy as np
 from bentoml.exceptions import BentoMLException
-from fastapi import File, Query, UploadFile
+from fastapi import Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from wizpix.api import ERROR_SCHEMA, create_app
 from wizpix.catalog import load_catalog
 from wizpix.errors import Unavailable
 from wizpix.frontend import Cutter
+from wizpix.limits import api_key_guard
 from wizpix.output import OutputOptions
 from wizpix.settings import get_settings
 
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
 logging.getLogger("wizpix").setLevel(logging.INFO)
-app = create_app()
+app = create_app(max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20))
+require_key = api_key_guard(SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None)
 
 
 def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latency_ms: int) -> Any:
@@ -94,11 +96,14 @@ class WizPix:
 
     @app.post(
         "/remove-bg",
+        dependencies=[Depends(require_key)],
         response_class=Response,
         summary="Cut the subject out of an image",
         responses={
-            200: {"content": {"image/png": {}}},
+            200: {"content": {"image/png": {}, "image/webp": {}}},
             400: ERROR_SCHEMA,
+            401: ERROR_SCHEMA,
+            413: ERROR_SCHEMA,
             422: ERROR_SCHEMA,
             503: ERROR_SCHEMA,
         },

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from . import __version__
 from .errors import ApiError
+from .limits import UploadLimit
 
 log = logging.getLogger("wizpix.api")
 
@@ -32,7 +33,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def create_app() -> FastAPI:
+def create_app(max_upload_bytes: int | None = None) -> FastAPI:
     app = FastAPI(
         title="WizPix",
         version=__version__,
@@ -54,6 +55,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        # FastAPI turns any error raised while parsing a form into a 400; ours say better.
+        if isinstance(cause := error.__cause__, ApiError):
+            return _error(cause.status, cause.code, cause.message, cause.headers)
         return _error(error.status_code, "http_error", str(error.detail), getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
@@ -61,4 +65,6 @@ def create_app() -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", "the service failed to process this request")
 
+    if max_upload_bytes is not None:
+        app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
     return app

@@ -129,7 +129,7 @@ class Cutter:
 
     async def _remove_background(self, data: bytes, quality: Quality, options: OutputOptions) -> Cutout:
         started = time.perf_counter()
-        image = await to_thread.run_sync(decode_image, data)
+        image = await to_thread.run_sync(decode_image, data, self.settings.max_image_pixels)
         route = Route(quality)
         if quality == "pro":
             pro = await self.runner_status("pro")

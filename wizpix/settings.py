@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .catalog import load_catalog
@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # +330 MB for 18% speed (worth it); ISNet at 1024² +1.7 GB for 12% (not by default).
     fast_memory_arena: bool = True
     pro_memory_arena: bool = False
+    max_upload_mb: float = Field(default=25, gt=0, le=1024, description="Larger uploads get 413.")
+    max_image_pixels: int = Field(default=50_000_000, ge=1, description="Larger images get 413, undecoded.")
+    api_key: SecretStr | None = Field(default=None, description="When set, /remove-bg requires it.")
     request_timeout_s: int = Field(default=120, ge=1, description="Per-request deadline.")
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
 

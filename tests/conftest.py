@@ -114,6 +114,14 @@ def bentoml_serve(tmp_path: Path, **env: str) -> Iterator[Server]:
             process.wait()
 
 
+@contextmanager
+def mock_server_ok(tmp_path: Path, **env: str) -> Iterator[Server]:
+    """`bentoml serve` with the mock model on both runners, once it reports status ok."""
+    with bentoml_serve(tmp_path, **{"FAST_MODEL_NAME": "mock", "PRO_MODEL_NAME": "mock", **env}) as server:
+        server.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+        yield server
+
+
 def alpha_of(png: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.mode == "RGBA", (image.format, image.mode)

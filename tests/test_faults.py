@@ -16,16 +16,14 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, bentoml_serve
+from tests.conftest import Server, mock_server_ok
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module", params=["true", "false"], ids=["auto-fallback", "no-fallback"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"FAST_MODEL_NAME": "mock", "PRO_MODEL_NAME": "mock", "AUTO_FALLBACK_FAST": request.param}
-    with bentoml_serve(tmp_path_factory.mktemp("faults"), **env) as running:
-        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+    with mock_server_ok(tmp_path_factory.mktemp("faults"), AUTO_FALLBACK_FAST=request.param) as running:
         running.auto_fallback = request.param == "true"  # type: ignore[attr-defined]
         yield running
 

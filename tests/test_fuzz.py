@@ -13,17 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, bentoml_serve
+from tests.conftest import Server, mock_server_ok
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with bentoml_serve(
-        tmp_path_factory.mktemp("fuzz"), FAST_MODEL_NAME="mock", PRO_MODEL_NAME="mock"
-    ) as running:
-        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+    with mock_server_ok(tmp_path_factory.mktemp("fuzz")) as running:
         yield running
 
 

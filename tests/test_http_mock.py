@@ -13,17 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server, alpha_of, bentoml_serve
+from tests.conftest import ROOT, Server, alpha_of, bentoml_serve, mock_server_ok
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with bentoml_serve(
-        tmp_path_factory.mktemp("mock"), FAST_MODEL_NAME="mock", PRO_MODEL_NAME="mock"
-    ) as running:
-        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+    with mock_server_ok(tmp_path_factory.mktemp("mock")) as running:
         yield running
 
 

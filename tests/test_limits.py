@@ -11,7 +11,7 @@ import pytest
 from fastapi import Depends, File, UploadFile
 from PIL import Image
 
-from tests.conftest import Server, bentoml_serve
+from tests.conftest import Server, mock_server_ok
 from wizpix.api import create_app
 from wizpix.limits import api_key_guard
 
@@ -76,15 +76,8 @@ def test_api_key_bearer_or_header(headers: dict[str, str], status: int) -> None:
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {
-        "FAST_MODEL_NAME": "mock",
-        "PRO_MODEL_NAME": "mock",
-        "API_KEY": "s3cret",
-        "MAX_UPLOAD_MB": "1",
-        "MAX_IMAGE_PIXELS": "1000000",
-    }
-    with bentoml_serve(tmp_path_factory.mktemp("guarded"), **env) as server:
-        server.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+    env = {"API_KEY": "s3cret", "MAX_UPLOAD_MB": "1", "MAX_IMAGE_PIXELS": "1000000"}
+    with mock_server_ok(tmp_path_factory.mktemp("guarded"), **env) as server:
         yield server
 
 

@@ -122,6 +122,14 @@ def mock_server_ok(tmp_path: Path, **env: str) -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default server of a test module: mock models, status ok. Modules that need
+    real weights or other settings define their own `server`, which takes precedence."""
+    with mock_server_ok(tmp_path_factory.mktemp("mock")) as running:
+        yield running
+
+
 def alpha_of(png: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.mode == "RGBA", (image.format, image.mode)

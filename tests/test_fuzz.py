@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, mock_server_ok
+from tests.conftest import Server
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with mock_server_ok(tmp_path_factory.mktemp("fuzz")) as running:
-        yield running
 
 
 def test_fuzzed_requests_never_get_a_server_error(server: Server) -> None:

@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server, alpha_of, bentoml_serve, mock_server_ok
+from tests.conftest import ROOT, Server, alpha_of, bentoml_serve
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with mock_server_ok(tmp_path_factory.mktemp("mock")) as running:
-        yield running
 
 
 def test_health_reports_models_warmup_device_and_fallback_settings(server: Server) -> None:

@@ -97,7 +97,13 @@ def _to_srgb(image: Image.Image, wanted: str) -> Image.Image:
     return converted if converted.mode == wanted else converted.convert(wanted)
 
 
-def model_input(image: Image.Image, size: int, resample: str, reducing_gap: float | None = 3.0) -> np.ndarray:
+# Pillow shrinks by whole factors first when the ratio is at least this: 4× faster on 12 MP.
+REDUCING_GAP = 3.0
+
+
+def model_input(
+    image: Image.Image, size: int, resample: str, reducing_gap: float | None = REDUCING_GAP
+) -> np.ndarray:
     """Resize once to the model's square input; uint8 SxSx3, the only array sent to a runner.
 
     ``reducing_gap`` lets Pillow shrink a large photo by whole factors before the exact
@@ -184,9 +190,7 @@ def refine_edges(image: Image.Image, alpha: np.ndarray, max_pixels: int = 1_000_
     scale = min(1.0, (max_pixels / (image.width * image.height)) ** 0.5)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     small_rgb = np.asarray(rgb.resize(size, Image.Resampling.BILINEAR), np.float64) / 255.0
-    small_alpha = (
-        np.asarray(Image.fromarray(alpha, "L").resize(size, Image.Resampling.BILINEAR), np.float64) / 255.0
-    )
+    small_alpha = resize_mask(alpha, size, "bilinear") / 255.0
     foreground = estimate_foreground_ml(small_rgb, small_alpha)
     foreground = Image.fromarray((np.clip(foreground, 0, 1) * 255).round().astype(np.uint8), "RGB")
     if foreground.size != image.size:

@@ -21,11 +21,7 @@ def _rembg_home_weights(name: str, allow_remote: bool) -> Weights | None:
     """Weights for a rembg model outside our catalogue: rembg's own cache, or its download."""
     from rembg.sessions import sessions
 
-    if name not in sessions:
-        raise ValueError(
-            f"FAST_MODEL_NAME={name!r} is not a rembg model; rembg knows: " + ", ".join(sorted(sessions))
-        )
-    session = sessions[name]
+    session = sessions[name]  # FAST_MODEL_NAME was checked against rembg at start-up
     existing = session.resolve_existing(f"{session.name()}.onnx")
     if existing is not None:
         path = Path(existing)

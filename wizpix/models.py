@@ -94,11 +94,7 @@ class RembgMaskModel:
         from PIL import Image  # noqa: F401 - rembg expects Pillow images
         from rembg.sessions import sessions
 
-        if name not in sessions:
-            raise ValueError(
-                f"FAST_MODEL_NAME={name!r} is not a rembg model; rembg knows: " + ", ".join(sorted(sessions))
-            )
-        base = sessions[name]
+        base = sessions[name]  # FAST_MODEL_NAME was checked against rembg at start-up
         if path is not None:
             # Same class, same recipe; only where the weights come from is ours.
             base = type(

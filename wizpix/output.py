@@ -17,7 +17,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import BadInput
-from .imaging import compose_cutout, encode_png, refine_edges, subject_bbox
+from .imaging import REDUCING_GAP, compose_cutout, encode_png, refine_edges, resize_mask, subject_bbox
 
 
 class OutputOptions(BaseModel):
@@ -101,8 +101,8 @@ def render(image: Image.Image, alpha: np.ndarray, options: OutputOptions) -> Ren
     if options.max_size and max(image.size) > options.max_size:
         scale = options.max_size / max(image.size)
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        alpha = np.asarray(Image.fromarray(alpha, "L").resize(size, Image.Resampling.LANCZOS))
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        alpha = resize_mask(alpha, size, "lanczos")
     if options.output == "mask":
         result = Image.fromarray(alpha, "L")
     else:

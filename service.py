@@ -8,25 +8,31 @@ rules, and composes the cutout. Logic lives in the ``wizpix`` package; this file
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
-from bentoml.exceptions import BentoMLException
-from fastapi import Depends, File, Query, UploadFile
+from fastapi import Depends, File, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from wizpix.api import ERROR_SCHEMA, create_app
 from wizpix.catalog import load_catalog
-from wizpix.errors import Unavailable
 from wizpix.frontend import Cutter
-from wizpix.limits import api_key_guard
+from wizpix.limits import DEADLINE_HEADER, api_key_guard
 from wizpix.output import OutputOptions
+from wizpix.remote import RemoteRunner
 from wizpix.settings import get_settings
 
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
 logging.getLogger("wizpix").setLevel(logging.INFO)
-app = create_app(max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20))
+app = create_app(
+    max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20),
+    max_in_flight=SETTINGS.max_in_flight,
+    deadline_s=SETTINGS.request_timeout_s,
+)
+# BentoML's own timeouts sit behind ours, so that our 408/504 with a JSON body comes first.
+TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
 require_key = api_key_guard(SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None)
 
 
@@ -36,7 +42,7 @@ def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latenc
     @bentoml.service(
         name=f"wizpix-{role}",
         workers=1,
-        traffic={"timeout": SETTINGS.request_timeout_s, "max_concurrency": 64},
+        traffic={"timeout": TRAFFIC_TIMEOUT_S, "max_concurrency": 64},
     )
     class Runner:
         def __init__(self) -> None:
@@ -64,35 +70,15 @@ FastRunner = runner_service("fast", SETTINGS.fast_max_batch_size, SETTINGS.fast_
 ProRunner = runner_service("pro", SETTINGS.pro_max_batch_size, SETTINGS.pro_max_latency_ms)
 
 
-class _Remote:
-    """Adapts a BentoML dependency to the front's two-method runner client."""
-
-    def __init__(self, dependency: Any) -> None:
-        self._dependency = dependency
-
-    async def predict(self, images: np.ndarray) -> np.ndarray:
-        try:
-            return await self._dependency.to_async.predict(images=images)
-        except BentoMLException as error:
-            # The runner's dispatcher sheds requests it cannot serve in time: not a bug.
-            if int(getattr(error, "error_code", 500)) in (429, 503):
-                raise Unavailable(
-                    "busy", "the model runner is at capacity; retry shortly", headers={"Retry-After": "5"}
-                ) from None
-            raise
-
-    async def status(self) -> dict:
-        return await self._dependency.to_async.status()
-
-
-@bentoml.service(name="wizpix", traffic={"timeout": SETTINGS.request_timeout_s})
+@bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
     fast = bentoml.depends(FastRunner)
     pro = bentoml.depends(ProRunner)
 
     def __init__(self) -> None:
-        self.cutter = Cutter(SETTINGS, load_catalog(), {"fast": _Remote(self.fast), "pro": _Remote(self.pro)})
+        runners = {"fast": RemoteRunner(self.fast), "pro": RemoteRunner(self.pro)}
+        self.cutter = Cutter(SETTINGS, load_catalog(), runners)
 
     @app.post(
         "/remove-bg",
@@ -103,9 +89,11 @@ class WizPix:
             200: {"content": {"image/png": {}, "image/webp": {}}},
             400: ERROR_SCHEMA,
             401: ERROR_SCHEMA,
+            408: ERROR_SCHEMA,
             413: ERROR_SCHEMA,
             422: ERROR_SCHEMA,
             503: ERROR_SCHEMA,
+            504: ERROR_SCHEMA,
         },
     )
     async def remove_bg(
@@ -115,10 +103,18 @@ class WizPix:
             Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
         ] = "fast",
         options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
+        deadline_ms: Annotated[
+            int | None,
+            Header(
+                alias=DEADLINE_HEADER,
+                gt=0,
+                description="Give up after this many ms (504) if sooner than the server's deadline",
+            ),
+        ] = None,
     ) -> Response:
         cutout = await self.cutter.remove_background(await file.read(), quality, options)
         return Response(cutout.data, media_type=cutout.media_type, headers=cutout.headers)
 
     @app.get("/health", summary="Models, warmup, device and overall status")
     async def health(self) -> JSONResponse:
-        return JSONResponse(await self.cutter.health())
+        return JSONResponse({**await self.cutter.health(), "requests": asdict(app.state.load)})

@@ -196,3 +196,21 @@ def test_refine_changes_only_edge_colours_on_real_models(
     opaque, edge = plain[..., 3] == 255, (plain[..., 3] > 0) & (plain[..., 3] < 255)
     assert (plain[opaque] == refined[opaque]).all()
     assert (plain[edge][:, :3] != refined[edge][:, :3]).any()
+
+
+def test_pro_past_a_short_deadline_is_a_504_and_the_service_carries_on(
+    server: Server, astronaut: bytes
+) -> None:
+    """ISNet takes seconds on this CPU: a 300 ms deadline cannot be met."""
+    with server.client() as client:
+        response = client.post(
+            "/remove-bg?quality=pro",
+            files={"file": ("a.jpg", astronaut, "image/jpeg")},
+            headers={"X-WizPix-Deadline-Ms": "300"},
+        )
+        assert response.status_code == 504, response.text
+        assert response.json()["error"]["code"] == "deadline_exceeded" and response.headers["retry-after"]
+        load = client.get("/health").json()
+        assert load["status"] == "ok" and load["requests"]["in_flight"] == 0, load
+        again = client.post("/remove-bg?quality=pro", files={"file": ("a.jpg", astronaut, "image/jpeg")})
+        assert again.status_code == 200 and again.headers["x-wizpix-model"] == "isnet-general-use"

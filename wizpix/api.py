@@ -13,10 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartParser
 
 from . import __version__
 from .errors import ApiError
-from .limits import UploadLimit
+from .limits import Admission, Load, UploadLimit
 
 log = logging.getLogger("wizpix.api")
 
@@ -33,7 +34,9 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-def create_app(max_upload_bytes: int | None = None) -> FastAPI:
+def create_app(
+    max_upload_bytes: int | None = None, max_in_flight: int | None = None, deadline_s: float = 120
+) -> FastAPI:
     app = FastAPI(
         title="WizPix",
         version=__version__,
@@ -67,4 +70,12 @@ def create_app(max_upload_bytes: int | None = None) -> FastAPI:
 
     if max_upload_bytes is not None:
         app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
+        # Starlette spools a multipart file over 1 MB to a temporary file on disk. Uploads are
+        # bounded and read whole into memory anyway, so keep them in memory: an upload never
+        # touches the disk, and nothing is left behind by a crash.
+        MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_upload_bytes + 1)
+    app.state.load = Load(limit=max_in_flight or 2**31)
+    if max_in_flight is not None:
+        # added last, so outermost: refuse before the size check reads anything
+        app.add_middleware(Admission, load=app.state.load, deadline_s=deadline_s)
     return app

@@ -1,14 +1,20 @@
-"""Request limits that must act before the body is read: upload size and the API key.
+"""Request limits that must act before the body is read: admission, deadline, size, API key.
 
-The upload limit is an ASGI middleware: a declared Content-Length over the limit is
-answered 413 at once, without reading the body; a body without one (chunked) is counted
-as it streams and stopped the moment it passes the limit, before it is buffered whole.
+They are ASGI middlewares because FastAPI reads the whole multipart body before a route
+runs. Admission refuses work past ``MAX_IN_FLIGHT`` before a byte of the body is read, so
+memory is bounded by in-flight × upload limit. The deadline covers the upload too: a client
+that trickles its body holds a slot, and gets 408 rather than holding it forever. A
+declared Content-Length over the upload limit is answered 413 at once; a chunked body is
+counted as it streams and stopped the moment it passes the limit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -16,9 +22,112 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
 
+log = logging.getLogger("wizpix.limits")
+
 
 class UploadTooLarge(ApiError):
     status = 413
+
+
+async def send_error(send: Send, error: ApiError) -> None:
+    """Answer with our error schema straight from a middleware, and close the connection
+    so that an unread body is not left in the way of the next request."""
+    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(error.body()).encode()})
+
+
+@dataclass
+class Load:
+    """Requests admitted and not yet answered, and those refused or cut; shown by /health."""
+
+    limit: int
+    in_flight: int = 0
+    refused: int = 0
+    timed_out: int = 0
+
+
+class Admission:
+    """At most ``load.limit`` requests at once, each within ``deadline_s``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        load: Load,
+        deadline_s: float,
+        paths: tuple[str, ...] = ("/remove-bg",),
+    ) -> None:
+        self.app, self.load, self.deadline_s, self.paths = app, load, deadline_s, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        if self.load.in_flight >= self.load.limit:
+            self.load.refused += 1
+            await send_error(
+                send,
+                ApiError(
+                    "overloaded",
+                    f"{self.load.limit} requests are already in progress; retry shortly",
+                    status=503,
+                    headers={"Retry-After": "2"},
+                ),
+            )
+            return
+        deadline_s = _deadline(scope, self.deadline_s)
+        answered = body_read = False
+
+        async def tracked_receive() -> dict[str, Any]:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_read = True
+            return message
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        self.load.in_flight += 1
+        try:
+            async with asyncio.timeout(deadline_s) as deadline:
+                await self.app(scope, tracked_receive, tracked_send)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self.load.timed_out += 1
+            log.warning("request cut at its %gs deadline (body read: %s)", deadline_s, body_read)
+            if not answered:
+                await send_error(send, _deadline_error(deadline_s, body_read))
+        finally:
+            self.load.in_flight -= 1
+
+
+DEADLINE_HEADER = "X-WizPix-Deadline-Ms"
+
+
+def _deadline(scope: Scope, server_deadline_s: float) -> float:
+    """The server's deadline, or the client's when it asks for a shorter one: a caller with
+    its own time budget should not leave work running that it will not wait for. A bad value
+    is left to the route's validation (422)."""
+    given = dict(scope["headers"]).get(DEADLINE_HEADER.lower().encode(), b"")
+    if given.isdigit() and int(given) > 0:
+        return min(server_deadline_s, int(given) / 1000)
+    return server_deadline_s
+
+
+def _deadline_error(deadline_s: float, body_read: bool) -> ApiError:
+    if not body_read:
+        return ApiError("upload_timeout", f"the upload did not complete within {deadline_s:g} s", status=408)
+    return ApiError(
+        "deadline_exceeded",
+        f"the request could not be served within {deadline_s:g} s",
+        status=504,
+        headers={"Retry-After": "5"},
+    )
 
 
 def _too_large(limit: int) -> UploadTooLarge:
@@ -35,16 +144,7 @@ class UploadLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            error = _too_large(self.max_bytes)
-            body = json.dumps(error.body()).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, _too_large(self.max_bytes))
             return
         seen = 0
 

@@ -61,7 +61,12 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=25, gt=0, le=1024, description="Larger uploads get 413.")
     max_image_pixels: int = Field(default=50_000_000, ge=1, description="Larger images get 413, undecoded.")
     api_key: SecretStr | None = Field(default=None, description="When set, /remove-bg requires it.")
-    request_timeout_s: int = Field(default=120, ge=1, description="Per-request deadline.")
+    request_timeout_s: int = Field(
+        default=120, ge=1, description="Per-request deadline: upload, inference and encoding (408/504)."
+    )
+    max_in_flight: int = Field(
+        default=8, ge=1, le=1024, description="/remove-bg requests at once per front worker; more get 503."
+    )
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
 
     @field_validator("fast_model_name")

@@ -1,0 +1,172 @@
+"""Bounded work in flight and per-request deadlines: in process, then on a real `bentoml serve`.
+
+Slow uploads are the load here: a client that trickles its body holds an admission slot
+exactly as a slow inference does, and needs no model to be slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import Request
+
+from tests.conftest import Server, mock_server_ok
+from wizpix.api import create_app
+from wizpix.errors import Unavailable
+from wizpix.limits import DEADLINE_HEADER
+from wizpix.remote import RemoteRunner
+
+
+def slow_app(max_in_flight: int, deadline_s: float, work_s: float):
+    app = create_app(max_upload_bytes=10_000, max_in_flight=max_in_flight, deadline_s=deadline_s)
+
+    @app.post("/remove-bg")
+    async def work(request: Request) -> dict:
+        await request.body()
+        await asyncio.sleep(work_s)
+        return {"ok": True}
+
+    return app
+
+
+async def _post_many(app, count: int, headers: dict[str, str] | None = None) -> list[httpx.Response]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return await asyncio.gather(
+            *(client.post("/remove-bg", content=b"x", headers=headers or {}) for _ in range(count))
+        )
+
+
+def test_work_past_the_limit_is_refused_with_503_and_retry_after() -> None:
+    app = slow_app(max_in_flight=2, deadline_s=10, work_s=0.3)
+    responses = asyncio.run(_post_many(app, 5))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 200, 503, 503, 503], codes
+    refused = next(r for r in responses if r.status_code == 503)
+    assert refused.json()["error"]["code"] == "overloaded" and refused.headers["retry-after"] == "2"
+    assert app.state.load.in_flight == 0 and app.state.load.refused == 3
+
+
+def test_a_request_past_its_deadline_gets_504_and_frees_its_slot() -> None:
+    app = slow_app(max_in_flight=1, deadline_s=0.2, work_s=5)
+    started = time.monotonic()
+    (response,) = asyncio.run(_post_many(app, 1))
+    assert time.monotonic() - started < 2
+    assert response.status_code == 504 and response.json()["error"]["code"] == "deadline_exceeded"
+    assert app.state.load.in_flight == 0 and app.state.load.timed_out == 1
+
+
+def test_the_client_may_ask_for_a_shorter_deadline_never_a_longer_one() -> None:
+    app = slow_app(max_in_flight=4, deadline_s=30, work_s=0.5)
+    (short,) = asyncio.run(_post_many(app, 1, {DEADLINE_HEADER: "100"}))
+    assert short.status_code == 504
+    (enough,) = asyncio.run(_post_many(app, 1, {DEADLINE_HEADER: "5000"}))
+    assert enough.status_code == 200
+    capped = slow_app(max_in_flight=4, deadline_s=0.1, work_s=0.5)
+    (longer,) = asyncio.run(_post_many(capped, 1, {DEADLINE_HEADER: "60000"}))
+    assert longer.status_code == 504
+
+
+class _Shedding:
+    """A BentoML dependency whose dispatcher refuses the call, as a runner at capacity does."""
+
+    def __init__(self, code: int) -> None:
+        from bentoml.exceptions import BentoMLException
+
+        async def predict(images: np.ndarray) -> np.ndarray:
+            raise BentoMLException("shed", error_code=code)
+
+        self.to_async = type("Async", (), {"predict": staticmethod(predict)})()
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_a_runner_shedding_load_becomes_our_busy_503(code: int) -> None:
+    with pytest.raises(Unavailable) as caught:
+        asyncio.run(RemoteRunner(_Shedding(code)).predict(np.zeros((1, 4, 4, 3), np.uint8)))
+    assert caught.value.code == "busy" and caught.value.headers["Retry-After"]
+
+
+def test_other_runner_errors_are_not_disguised_as_load() -> None:
+    from bentoml.exceptions import BentoMLException
+
+    with pytest.raises(BentoMLException):
+        asyncio.run(RemoteRunner(_Shedding(500)).predict(np.zeros((1, 4, 4, 3), np.uint8)))
+
+
+# --- on a real server -------------------------------------------------------------------------
+
+LIMIT, DEADLINE_S = 2, 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {"MAX_IN_FLIGHT": str(LIMIT), "REQUEST_TIMEOUT_S": str(DEADLINE_S)}
+    with mock_server_ok(tmp_path_factory.mktemp("overload"), **env) as running:
+        yield running
+
+
+def trickling_upload(url: str) -> socket.socket:
+    """Headers and the first bytes of a 200 kB multipart body, then nothing."""
+    address = urlparse(url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=30)
+    boundary = "trickle"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+    sock.sendall(
+        (
+            f"POST /remove-bg HTTP/1.1\r\nHost: {address.hostname}\r\nContent-Length: 200000\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n{head}"
+        ).encode()
+        + b"\xff\xd8\xff"
+    )
+    return sock
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict]:
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    return response.status, json.loads(response.read())
+
+
+@pytest.mark.server
+def test_slow_uploads_fill_the_slots_then_others_get_503_then_408_frees_them(
+    server: Server, disc_png: bytes
+) -> None:
+    held = [trickling_upload(server.url) for _ in range(LIMIT)]
+    try:
+        time.sleep(0.5)
+        with server.client() as client:
+            refused = client.post("/remove-bg", files={"file": ("d.png", disc_png, "image/png")})
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "overloaded" and refused.headers["retry-after"]
+            load = client.get("/health").json()["requests"]
+            assert load["in_flight"] == LIMIT and load["refused"] >= 1, load
+            # the deadline covers the upload: a trickling client is cut with 408
+            for sock in held:
+                status, body = read_response(sock)
+                assert status == 408 and body["error"]["code"] == "upload_timeout", body
+            load = client.get("/health").json()["requests"]
+            assert load["in_flight"] == 0 and load["timed_out"] >= LIMIT, load
+            served = client.post("/remove-bg", files={"file": ("d.png", disc_png, "image/png")})
+            assert served.status_code == 200 and served.content.startswith(b"\x89PNG")
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.server
+def test_a_bad_deadline_header_is_a_422(server: Server, disc_png: bytes) -> None:
+    with server.client() as client:
+        for bad in ("0", "-5", "soon"):
+            response = client.post(
+                "/remove-bg", files={"file": ("d.png", disc_png, "image/png")}, headers={DEADLINE_HEADER: bad}
+            )
+            assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"

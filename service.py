@@ -16,7 +16,7 @@ import numpy as np
 from fastapi import Depends, File, Header, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from wizpix.api import ERROR_SCHEMA, create_app
+from wizpix.api import ERROR_SCHEMA, create_app, one_file
 from wizpix.catalog import load_catalog
 from wizpix.frontend import Cutter
 from wizpix.limits import DEADLINE_HEADER, api_key_guard
@@ -82,7 +82,7 @@ class WizPix:
 
     @app.post(
         "/remove-bg",
-        dependencies=[Depends(require_key)],
+        dependencies=[Depends(require_key), Depends(one_file)],
         response_class=Response,
         summary="Cut the subject out of an image",
         responses={

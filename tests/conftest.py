@@ -134,3 +134,25 @@ def alpha_of(png: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.mode == "RGBA", (image.format, image.mode)
     return np.asarray(image)[..., 3]
+
+
+@pytest.fixture(scope="session")
+def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default models (real u2netp and ISNet weights), shared by the modules that need
+    them. Warmup is blocking, so /readyz must say no until both are warm: what it said
+    while warming is kept for a test. TMPDIR is a folder of its own, watched by a test."""
+    base = tmp_path_factory.mktemp("real")
+    (base / "tmp").mkdir()
+    with bentoml_serve(base, WARMUP_BLOCKING="true", TMPDIR=str(base / "tmp")) as running:
+        running.readiness_while_warming = []  # type: ignore[attr-defined]
+        running.tmpdir = base / "tmp"  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            # readiness first: warming up only ever ends, so a 200 here must be followed by ok
+            ready = httpx.get(f"{running.url}/readyz", timeout=30).status_code
+            body = running.health()
+            running.readiness_while_warming.append((body["status"], ready))  # type: ignore[attr-defined]
+            if body["status"] == "ok":
+                break
+            time.sleep(0.3)
+        yield running

@@ -6,17 +6,20 @@ runners, BentoML's supervisor), not the weights.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, mock_server_ok
+from tests.conftest import Server, bentoml_serve, mock_server_ok
 
 pytestmark = pytest.mark.server
 
@@ -78,3 +81,40 @@ def test_killed_pro_runner_falls_back_then_recovers(server: Server, disc_png: by
         assert any(status == 503 and "pro_unavailable" in text for status, _, text in answers)
         assert all(q == "pro" for status, q, _ in answers if status == 200)
     assert answers[-1][:2] == (200, "pro")  # served by pro again after recovery
+
+
+@pytest.mark.weights
+@pytest.mark.parametrize("damage", ["truncated", "one byte flipped"])
+def test_a_corrupt_pro_model_in_the_store_is_refused_and_the_service_runs_degraded(
+    tmp_path: Path, disc_png: bytes, damage: str
+) -> None:
+    """A copy of the real ISNet store entry, damaged after import, in a store of its own."""
+    store = tmp_path / "bentoml"
+    source = Path(os.environ["BENTOML_HOME"]) / "models" / "isnet-general-use"
+    shutil.copytree(source, store / "models" / "isnet-general-use")
+    (weights,) = (store / "models" / "isnet-general-use").glob("*/*.onnx")
+    data = bytearray(weights.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    env = {
+        "BENTOML_HOME": str(store),
+        "MODEL_DIR": str(tmp_path / "empty"),
+        "FAST_MODEL_NAME": "mock",
+        "PRO_MODEL_NAME": "isnet-general-use",
+    }
+    with bentoml_serve(tmp_path, **env) as running:
+        health = running.wait_for(
+            lambda body: body["models"]["pro"]["state"] == "failed", timeout=60, what="pro failed"
+        )
+        assert health["status"] == "degraded", health
+        assert "does not match the recorded" in health["models"]["pro"]["error"], health
+        assert str(store) not in json.dumps(health)  # names and states, not paths
+        with running.client() as client:
+            response = client.post("/remove-bg?quality=pro", files={"file": ("d.png", disc_png)})
+        assert response.status_code == 200, response.text
+        assert response.headers["x-wizpix-quality"] == "fast"
+        assert "failed" in response.headers["x-wizpix-fallback"]
+        assert running.process.poll() is None

@@ -69,58 +69,6 @@ def test_exif_rotation_and_existing_transparency_are_respected(server: Server) -
     assert alpha[32, 32] == 255 and alpha[2, 2] == 0
 
 
-def _flat_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (90, 90, 90)).save(buffer, format="PNG")  # nothing to cut out
-    return buffer.getvalue()
-
-
-FLAT = {"file": ("flat.png", _flat_png())}
-
-BAD_REQUESTS = [
-    ("bad bg_color", {"files": FLAT, "params": {"bg_color": "red"}}, 422, "invalid_request"),
-    ("max_size zero", {"files": FLAT, "params": {"max_size": "0"}}, 422, "invalid_request"),
-    ("unknown format", {"files": FLAT, "params": {"format": "gif"}}, 422, "invalid_request"),
-    ("crop without subject", {"files": FLAT, "params": {"crop": "true"}}, 422, "no_subject"),
-    ("not an image", {"files": {"file": ("a.txt", b"hello, world")}}, 400, "not_an_image"),
-    ("empty file", {"files": {"file": ("a.png", b"")}}, 400, "empty_file"),
-    (
-        "corrupt png",
-        {"files": {"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)}},
-        400,
-        "corrupt_image",
-    ),
-    ("wrong field", {"files": {"image": ("a.png", b"x")}}, 422, "invalid_request"),
-    (
-        "not multipart",
-        {"content": b"raw bytes", "headers": {"content-type": "image/png"}},
-        422,
-        "invalid_request",
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("what", "request_kwargs", "status", "code"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS]
-)
-def test_bad_input_is_a_4xx_with_a_json_error(
-    server: Server, what: str, request_kwargs: dict, status: int, code: str
-) -> None:
-    with server.client() as client:
-        response = client.post("/remove-bg", **request_kwargs)
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"]["code"] == code and body["error"]["message"]
-
-
-def test_truncated_jpeg_and_unknown_quality(server: Server, astronaut: bytes) -> None:
-    with server.client() as client:
-        truncated = client.post("/remove-bg", files={"file": ("a.jpg", astronaut[:4000])})
-        unknown = client.post("/remove-bg?quality=ultra", files={"file": ("a.jpg", astronaut)})
-    assert truncated.status_code == 400 and truncated.json()["error"]["code"] == "corrupt_image"
-    assert unknown.status_code == 422 and "quality" in unknown.json()["error"]["message"]
-
-
 def test_openapi_documents_the_routes(server: Server) -> None:
     with server.client() as client:
         paths = client.get("/openapi.json").json()["paths"]

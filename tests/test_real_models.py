@@ -7,15 +7,12 @@ backdrop at the top right; the regions below were read off the image once.
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server, alpha_of, bentoml_serve
+from tests.conftest import ROOT, Server, alpha_of
 from wizpix.catalog import load_catalog
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
@@ -26,20 +23,8 @@ BACKDROP = (slice(0, 80), slice(400, 512))  # plain background, top right
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Default models, warmup blocking: /readyz must say no until both are warm."""
-    with bentoml_serve(tmp_path_factory.mktemp("real"), WARMUP_BLOCKING="true") as running:
-        running.readiness_while_warming = []  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            # readiness first: warming up only ever ends, so a 200 here must be followed by ok
-            ready = httpx.get(f"{running.url}/readyz", timeout=30).status_code
-            body = running.health()
-            running.readiness_while_warming.append((body["status"], ready))  # type: ignore[attr-defined]
-            if body["status"] == "ok":
-                break
-            time.sleep(0.3)
-        yield running
+def server(real_server: Server) -> Server:
+    return real_server
 
 
 def test_health_reaches_ok_with_both_real_models_ready(server: Server) -> None:

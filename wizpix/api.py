@@ -34,6 +34,12 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+async def one_file(request: Request) -> None:
+    """Two files under ``file`` are ambiguous: FastAPI would silently keep the last one."""
+    if len((await request.form()).getlist("file")) > 1:
+        raise ApiError("one_file_expected", "send exactly one file in the field `file`", status=422)
+
+
 def create_app(
     max_upload_bytes: int | None = None, max_in_flight: int | None = None, deadline_s: float = 120
 ) -> FastAPI:

@@ -17,7 +17,6 @@ Writes loadtest/results/bench.{md,json,png} and refreshes the README's benchmark
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -37,7 +36,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
-from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from photos import bench_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,33 +52,6 @@ CATALOG_NAMES = {"fast": "u2netp", "pro": "isnet-general-use"}
 CONCURRENCY = {"fast": (1, 4), "pro": (1, 2)}
 BREAKDOWN: dict[str, int] = {}  # WizPix's processes after the run, for the report
 STARTUP: dict[str, float] = {}  # seconds from launch to status=ok
-
-
-# --- inputs ----------------------------------------------------------------------------
-
-
-def make_inputs() -> dict[str, tuple[bytes, str]]:
-    """The three inputs, from scikit-image's photographs (sensor-like grain added to the
-    enlarged ones, so that they compress and decode like camera files, not flat art)."""
-    from skimage import data
-
-    rng = np.random.default_rng(7)
-
-    def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format=fmt, **options)
-        return buffer.getvalue()
-
-    def enlarged(array: np.ndarray, size: tuple[int, int]) -> Image.Image:
-        big = np.asarray(Image.fromarray(array).resize(size, Image.Resampling.BICUBIC), np.int16)
-        grain = rng.normal(0, 3.0, big.shape).astype(np.int16)
-        return Image.fromarray(np.clip(big + grain, 0, 255).astype(np.uint8))
-
-    return {
-        "512² PNG": (encoded(Image.fromarray(data.astronaut()), "PNG"), "image/png"),
-        "1920×1280 JPEG": (encoded(enlarged(data.coffee(), (1920, 1280)), "JPEG", quality=90), "image/jpeg"),
-        "4032×3024 JPEG": (encoded(enlarged(data.coffee(), (4032, 3024)), "JPEG", quality=90), "image/jpeg"),
-    }
 
 
 # --- measuring ---------------------------------------------------------------------------
@@ -113,6 +87,19 @@ class MemorySampler(threading.Thread):
             except psutil.Error:
                 continue
         return total
+
+    def breakdown(self) -> dict[str, int]:
+        """RSS per process, named by BentoML service where there is one."""
+        sizes: dict[str, int] = {}
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                command = process.cmdline()
+                rss = process.memory_info().rss
+            except psutil.Error:
+                continue
+            name = command[command.index("--service-name") + 1] if "--service-name" in command else "main"
+            sizes[name] = sizes.get(name, 0) + rss
+        return sizes
 
     def run(self) -> None:
         while self.running:
@@ -184,17 +171,7 @@ class Server:
         self.memory.start()
 
     def breakdown(self) -> dict[str, int]:
-        """RSS per process, named by BentoML service where there is one."""
-        sizes: dict[str, int] = {}
-        for process in [self.memory.root, *self.memory.root.children(recursive=True)]:
-            try:
-                command = process.cmdline()
-                rss = process.memory_info().rss
-            except psutil.Error:
-                continue
-            name = command[command.index("--service-name") + 1] if "--service-name" in command else "main"
-            sizes[name] = sizes.get(name, 0) + rss
-        return sizes
+        return self.memory.breakdown()
 
     def stop(self) -> tuple[int, int]:
         """Stop it; returns (peak RSS during the run, RSS at the end) in bytes."""
@@ -507,7 +484,7 @@ def main() -> int:
         raise SystemExit(f"missing: {', '.join(missing)} (run `make bench`, which installs and fetches them)")
     counts = {"fast": args.fast_requests, "pro": args.pro_requests}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    inputs = make_inputs()
+    inputs = bench_inputs()
     print("WizPix (bentoml serve):", flush=True)
     ours, ours_memory = bench_wizpix(inputs, counts, RESULTS)
     print("rembg s:", flush=True)

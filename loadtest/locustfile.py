@@ -1,48 +1,58 @@
-"""Locust users for WizPix: mostly fast requests, some pro, on real photographs.
+"""Locust users for WizPix: mostly fast requests, some pro, on real photographs of mixed sizes.
 
     locust -f loadtest/locustfile.py --headless -u 4 -r 2 -t 1m --host http://localhost:3000
 
-Photographs come from scikit-image's bundled data (astronaut, coffee, chelsea), encoded
-as JPEG once at start-up. A fallback answer (pro served by fast) is a success here; any
-other non-200 is a failure.
+Photographs come from scikit-image's bundled data (loadtest/photos.py): 512² PNG up to a
+12 MP JPEG, weighted towards phone-upload sizes. A fallback answer (pro served by fast) is
+a success. Load shed on purpose (503 or 429 with our JSON error and Retry-After) is
+reported as a failure whose message starts with "shed:", so that a soak run can tell it
+from a real failure; anything else is a real failure.
 """
 
 from __future__ import annotations
 
-import io
 import random
+import sys
+from pathlib import Path
 
 from locust import HttpUser, between, task
-from PIL import Image
-from skimage import data
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from photos import mixed_photos
+
+PHOTOS = mixed_photos()
+WEIGHTS = [weight for *_, weight in PHOTOS]
 
 
-def _jpeg(array) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-PHOTOS = {name: _jpeg(getattr(data, name)()) for name in ("astronaut", "coffee", "chelsea")}
+def shed_code(response) -> str | None:
+    """Our explicit refusal under load, or None."""
+    if response.status_code not in (429, 503) or "retry-after" not in response.headers:
+        return None
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class CutoutUser(HttpUser):
     wait_time = between(0.1, 0.5)
 
     def _remove(self, quality: str) -> None:
-        name, photo = random.choice(list(PHOTOS.items()))
+        name, photo, media_type, _ = random.choices(PHOTOS, WEIGHTS)[0]
         with self.client.post(
             f"/remove-bg?quality={quality}",
-            files={"file": (f"{name}.jpg", photo, "image/jpeg")},
+            files={"file": (name, photo, media_type)},
             name=f"/remove-bg?quality={quality}",
             catch_response=True,
         ) as response:
-            if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
-            elif not response.content.startswith(b"\x89PNG"):
+            if response.status_code == 200 and response.content.startswith(b"\x89PNG"):
+                response.success()
+            elif (code := shed_code(response)) is not None:
+                response.failure(f"shed: HTTP {response.status_code} {code}")
+            elif response.status_code == 200:
                 response.failure("the answer is not a PNG")
             else:
-                response.success()
+                response.failure(f"HTTP {response.status_code}: {response.text[:200]}")
 
     @task(3)
     def fast(self) -> None:

@@ -13,13 +13,14 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
-from fastapi import Depends, File, Header, Query, UploadFile
+from fastapi import Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from wizpix.api import ERROR_SCHEMA, create_app, one_file
 from wizpix.catalog import load_catalog
 from wizpix.frontend import Cutter
 from wizpix.limits import DEADLINE_HEADER, api_key_guard
+from wizpix.observability import note
 from wizpix.output import OutputOptions
 from wizpix.remote import RemoteRunner
 from wizpix.settings import get_settings
@@ -98,6 +99,7 @@ class WizPix:
     )
     async def remove_bg(
         self,
+        request: Request,
         file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
         quality: Annotated[
             Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
@@ -112,7 +114,9 @@ class WizPix:
             ),
         ] = None,
     ) -> Response:
+        note(request.state, asked=quality)
         cutout = await self.cutter.remove_background(await file.read(), quality, options)
+        note(request.state, **cutout.facts)
         return Response(cutout.data, media_type=cutout.media_type, headers=cutout.headers)
 
     @app.get("/health", summary="Models, warmup, device and overall status")

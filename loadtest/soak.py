@@ -6,11 +6,12 @@
 
 Without --url it starts `bentoml serve` with the default models (u2netp, ISNet) and waits
 for status ok, i.e. for both warmups. The baseline is the resident memory of the server and
-all its processes then; the end level is taken after the load stops and the server has
-idled a few seconds. Locust (loadtest/locustfile.py) mixes fast and pro on real photographs
-from 512² to 12 MP. Passes when every request is a success or an explicit shed (503/429 with
-Retry-After) and memory grew by less than --max-growth. Writes loadtest/results/soak.{md,json}
-and, with --readme, the README's soak section.
+all its processes then; the end level is taken once the load has stopped, the requests it
+left queued have been answered, and the server has idled a few seconds. Locust
+(loadtest/locustfile.py) mixes fast and pro on real photographs from 512² to 12 MP.
+Passes when every request is a success or an explicit shed (503/429 with Retry-After)
+and memory grew by less than --max-growth. Writes loadtest/results/soak.{md,json} and,
+with --readme, the README's soak section.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def read_counts(workdir: Path, result: SoakResult) -> None:
                 result.requests[row["Name"]] = int(row["Request Count"])
     with (workdir / "soak_failures.csv").open() as failures:
         for row in csv.DictReader(failures):
-            kind = result.shed if row["Error"].startswith("shed:") else result.failures
+            kind = result.shed if "shed:" in row["Error"] else result.failures
             key = f"{row['Name']}: {row['Error']}"
             kind[key] = kind.get(key, 0) + int(row["Occurrences"])
 
@@ -116,6 +117,7 @@ def soak(url: str, pid: int, users: int, duration_s: int, max_growth: float) -> 
     with tempfile.TemporaryDirectory(prefix="wizpix-soak-") as folder:
         result.timeline_mb = run_locust(url, users, duration_s, Path(folder), sampler)
         read_counts(Path(folder), result)
+    _wait_until_idle(url)  # Locust stops its users, not the requests already queued
     time.sleep(8)  # idle: what is still held now is what the load left behind
     result.memory_end_mb = _mb(sampler.breakdown())
     sampler.running = False
@@ -123,6 +125,15 @@ def soak(url: str, pid: int, users: int, duration_s: int, max_growth: float) -> 
     after = _served(url)
     result.served_by = {key: after.get(key, 0) - served_before.get(key, 0) for key in after}
     return result
+
+
+def _wait_until_idle(url: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/health", timeout=30).json()["requests"]["in_flight"] == 0:
+            return
+        time.sleep(1)
+    raise SystemExit("the server still had requests in flight after the load stopped")
 
 
 def _served(url: str) -> dict[str, int]:

@@ -18,6 +18,8 @@ from starlette.formparsers import MultiPartParser
 from . import __version__
 from .errors import ApiError
 from .limits import Admission, Load, UploadLimit
+from .observability import RequestLog, note
+from .ui import add_ui_routes
 
 log = logging.getLogger("wizpix.api")
 
@@ -30,7 +32,10 @@ ERROR_SCHEMA = {
 }
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    note(request.state, error=code)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
@@ -51,29 +56,31 @@ def create_app(
     )
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-        return _error(error.status, error.code, error.message, error.headers)
+    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+        return _error(request, error.status, error.code, error.message, error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item['loc'][1:]) or item['loc'][0]}: {item['msg']}"
             for item in error.errors()
         )
-        return _error(422, "invalid_request", problems or "invalid request")
+        return _error(request, 422, "invalid_request", problems or "invalid request")
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
         # FastAPI turns any error raised while parsing a form into a 400; ours say better.
         if isinstance(cause := error.__cause__, ApiError):
-            return _error(cause.status, cause.code, cause.message, cause.headers)
-        return _error(error.status_code, "http_error", str(error.detail), getattr(error, "headers", None))
+            return _error(request, cause.status, cause.code, cause.message, cause.headers)
+        detail, headers = str(error.detail), getattr(error, "headers", None)
+        return _error(request, error.status_code, "http_error", detail, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error(500, "internal_error", "the service failed to process this request")
+        return _error(request, 500, "internal_error", "the service failed to process this request")
 
+    add_ui_routes(app)
     if max_upload_bytes is not None:
         app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
         # Starlette spools a multipart file over 1 MB to a temporary file on disk. Uploads are
@@ -84,4 +91,5 @@ def create_app(
     if max_in_flight is not None:
         # added last, so outermost: refuse before the size check reads anything
         app.add_middleware(Admission, load=app.state.load, deadline_s=deadline_s)
+    app.add_middleware(RequestLog)  # outermost: sees every answer, refusals included
     return app

@@ -23,11 +23,13 @@ REASONS = {
 class Route:
     runner: Quality
     fallback_reason: str | None = None
+    fallback_code: str | None = None  # a key of REASONS: a bounded label for metrics
 
 
-def _fall_back(reason: str, detail: str | None, auto_fallback: bool) -> Route:
+def _fall_back(code: str, detail: str | None, auto_fallback: bool) -> Route:
+    reason = REASONS.get(code, f"pro model is {code}")
     if auto_fallback:
-        return Route("fast", reason)
+        return Route("fast", reason, code)
     message = f"{reason}: {detail}" if detail else reason
     raise Unavailable(
         "pro_unavailable", f"{message} (AUTO_FALLBACK_FAST=false)", headers={"Retry-After": "10"}
@@ -40,9 +42,9 @@ def choose_route(
     """fast → fast; pro → pro when servable, else fast (or 503 when fallback is off)."""
     if quality == "fast" or pro_state in SERVABLE:
         return Route(quality)
-    return _fall_back(REASONS.get(str(pro_state), f"pro model is {pro_state}"), detail, auto_fallback)
+    return _fall_back(str(pro_state), detail, auto_fallback)
 
 
 def route_after_pro_error(detail: str, auto_fallback: bool) -> Route:
     """An inference error in pro follows the same rule as an unavailable model."""
-    return _fall_back(REASONS["error"], detail, auto_fallback)
+    return _fall_back("error", detail, auto_fallback)

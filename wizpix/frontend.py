@@ -27,7 +27,7 @@ from .memory import release_free_memory
 from .output import OutputOptions, Rendered, render
 from .settings import Settings
 
-log = logging.getLogger("wizpix.requests")
+log = logging.getLogger("wizpix.frontend")
 
 
 class RunnerClient(Protocol):
@@ -50,6 +50,7 @@ class Cutout:
     media_type: str
     headers: dict[str, str] = field(default_factory=dict)
     megapixels: float = 0.0
+    facts: dict[str, Any] = field(default_factory=dict)  # for the request's log line and metrics
 
 
 class Cutter:
@@ -154,17 +155,20 @@ class Cutter:
         }
         if route.fallback_reason:
             headers["X-WizPix-Fallback"] = route.fallback_reason
-        log.info(
-            "remove-bg asked=%s served=%s model=%s fallback=%s size=%dx%d time_ms=%.0f",
-            quality,
-            route.runner,
-            served_by,
-            route.fallback_reason or "-",
-            width,
-            height,
-            elapsed_ms,
-        )
-        return Cutout(rendered.data, rendered.media_type, headers, width * height / 1e6)
+        facts = {
+            "asked": quality,
+            "served": route.runner,
+            "model": served_by,
+            "fallback": route.fallback_reason,
+            "fallback_code": route.fallback_code,
+            "width": width,
+            "height": height,
+            "megapixels": round(width * height / 1e6, 3),
+            "input_bytes": len(data),
+            "output_bytes": len(rendered.data),
+            "work_ms": round(elapsed_ms, 1),
+        }
+        return Cutout(rendered.data, rendered.media_type, headers, width * height / 1e6, facts)
 
 
 def render_result(image: Image.Image, mask: np.ndarray, spec: ModelInput, options: OutputOptions) -> Rendered:

@@ -29,9 +29,11 @@ class UploadTooLarge(ApiError):
     status = 413
 
 
-async def send_error(send: Send, error: ApiError) -> None:
+async def send_error(send: Send, error: ApiError, scope: Scope | None = None) -> None:
     """Answer with our error schema straight from a middleware, and close the connection
     so that an unread body is not left in the way of the next request."""
+    if scope is not None and isinstance(record := scope.get("state", {}).get("wizpix"), dict):
+        record["error"] = error.code  # for the request log (wizpix/observability.py)
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
@@ -74,6 +76,7 @@ class Admission:
                     status=503,
                     headers={"Retry-After": "2"},
                 ),
+                scope,
             )
             return
         deadline_s = _deadline(scope, self.deadline_s)
@@ -101,7 +104,7 @@ class Admission:
             self.load.timed_out += 1
             log.warning("request cut at its %gs deadline (body read: %s)", deadline_s, body_read)
             if not answered:
-                await send_error(send, _deadline_error(deadline_s, body_read))
+                await send_error(send, _deadline_error(deadline_s, body_read), scope)
         finally:
             self.load.in_flight -= 1
 
@@ -144,7 +147,7 @@ class UploadLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, _too_large(self.max_bytes))
+            await send_error(send, _too_large(self.max_bytes), scope)
             return
         seen = 0
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .memory import release_free_memory
 from .models import MaskModel
+from .observability import BATCH_SIZE, INFERENCE_SECONDS
 from .store import Weights, WeightsMissing
 
 log = logging.getLogger("wizpix.slot")
@@ -133,7 +134,10 @@ class ModelSlot:
             self.load()
         if self.model is None:
             raise ModelUnavailable(f"{self.role} model {self.name} is {self.state}: {self.error}")
+        started = time.perf_counter()
         masks = self._checked(self.model, batch)
+        INFERENCE_SECONDS.labels(model=self.name).observe(time.perf_counter() - started)
+        BATCH_SIZE.labels(model=self.name).observe(len(batch))
         self.served += len(masks)
         self.batches += 1
         return masks

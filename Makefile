@@ -7,7 +7,7 @@ PORT ?= 3000
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
 export BENTOML_DO_NOT_TRACK ?= true
 
-.PHONY: install models test-models serve test bench lint clean
+.PHONY: install models test-models test-tools serve test bench soak lint clean
 
 $(VENV)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ test-models: install  ## what the test suite runs on, whatever the environment s
 serve: models
 	$(VENV)/bin/bentoml serve service:WizPix --port $(PORT)
 
-test: test-models
+# What the browser and Node client tests need beyond the venv: Debian's Chromium (Playwright
+# drives it and never downloads a browser of its own) and Node.js >= 18.
+test-tools:
+	@command -v chromium >/dev/null && command -v node >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium nodejs; }
+
+test: test-models test-tools
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -41,6 +48,9 @@ test: test-models
 BENCH_ARGS ?=
 bench: test-models .venv-rembg/.installed  ## e.g. BENCH_ARGS="--fast-requests 4 --pro-requests 2" for a quick run
 	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg $(BENCH_ARGS)
+
+soak: test-models  ## the documented soak: 5 minutes, 8 users; refreshes the README's soak section
+	$(PY) loadtest/soak.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,10 @@ TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
 require_key = api_key_guard(SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None)
 
 
+# Declared, so that a runner reached by URL (JSON, not pickle) still gets uint8 pixels.
+UINT8 = Annotated[np.ndarray, bentoml.validators.DType("uint8")]
+
+
 def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latency_ms: int) -> Any:
     """A runner: one model slot behind a batchable predict and a status call."""
 
@@ -56,7 +60,7 @@ def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latenc
             return self.slot.ready_for_traffic
 
         @bentoml.api(batchable=True, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
-        def predict(self, images: np.ndarray) -> np.ndarray:
+        def predict(self, images: UINT8) -> UINT8:
             return self.slot.predict(images)
 
         @bentoml.api
@@ -74,8 +78,9 @@ ProRunner = runner_service("pro", SETTINGS.pro_max_batch_size, SETTINGS.pro_max_
 @bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
-    fast = bentoml.depends(FastRunner)
-    pro = bentoml.depends(ProRunner)
+    # With FAST_RUNNER_URL / PRO_RUNNER_URL set, the runners run elsewhere (scaled apart).
+    fast = bentoml.depends(FastRunner, url=SETTINGS.fast_runner_url)
+    pro = bentoml.depends(ProRunner, url=SETTINGS.pro_runner_url)
 
     def __init__(self) -> None:
         runners = {"fast": RemoteRunner(self.fast), "pro": RemoteRunner(self.pro)}

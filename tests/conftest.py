@@ -87,15 +87,18 @@ class Server:
 
 
 @contextmanager
-def bentoml_serve(tmp_path: Path, **env: str) -> Iterator[Server]:
-    """Run `bentoml serve service:WizPix` as users do, with extra environment variables."""
+def bentoml_serve(
+    tmp_path: Path, target: str = "service:WizPix", cwd: Path = ROOT, **env: str
+) -> Iterator[Server]:
+    """Run `bentoml serve service:WizPix` (or a built Bento) as users do, with extra
+    environment variables."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(BENTOML), "serve", "service:WizPix", "--port", str(port), "--host", "127.0.0.1"],
-            cwd=ROOT,
+            [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"],
+            cwd=cwd,
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,

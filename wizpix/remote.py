@@ -25,7 +25,8 @@ class RemoteRunner:
 
     async def predict(self, images: np.ndarray) -> np.ndarray:
         try:
-            return await self._predict_once_more_on_disconnect(images)
+            # a runner reached by URL answers in JSON: the dtype does not survive the trip
+            return np.asarray(await self._predict_once_more_on_disconnect(images), dtype=np.uint8)
         except aiohttp.ClientConnectionError as error:
             raise Unavailable(
                 "runner_unreachable",

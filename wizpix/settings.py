@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     max_in_flight: int = Field(
         default=8, ge=1, le=1024, description="/remove-bg requests at once per front worker; more get 503."
     )
+    # Runners deployed on their own (e.g. one Kubernetes Deployment each, scaled apart):
+    # the front then calls them at these URLs instead of starting them itself.
+    fast_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    pro_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
 
     @field_validator("fast_model_name")

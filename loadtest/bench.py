@@ -462,15 +462,18 @@ def chart(cells: list[Cell], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def refresh_readme(table: str) -> None:
+def replace_readme_section(name: str, body: str) -> None:
+    """Rewrite what stands between <!-- name:start --> and <!-- name:end --> in the README."""
     readme = ROOT / "README.md"
     text = readme.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     if start in text and end in text:
         head, rest = text.split(start, 1)
-        tail = rest.split(end, 1)[1]
-        body = f"{start}\n![throughput](loadtest/results/bench.png)\n\n{table}{end}"
-        readme.write_text(head + body + tail)
+        readme.write_text(f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}")
+
+
+def refresh_readme(table: str) -> None:
+    replace_readme_section("bench", f"![throughput](loadtest/results/bench.png)\n\n{table}")
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import MemorySampler, Server, free_port
+from bench import MemorySampler, Server, free_port, replace_readme_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "loadtest" / "results"
@@ -172,15 +172,6 @@ def markdown(result: SoakResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def refresh_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- soak:start -->", "<!-- soak:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        readme.write_text(f"{head}{start}\n{table}{end}{rest.split(end, 1)[1]}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=300, help="seconds of load (default 300)")
@@ -219,7 +210,7 @@ def main() -> int:
     record = {**asdict(result), "growth": result.growth, "passed": result.passed}
     (args.out / "soak.json").write_text(json.dumps(record, indent=2))
     if args.readme:
-        refresh_readme(table)
+        replace_readme_section("soak", table)
     print(table)
     return 0 if result.passed else 1
 

@@ -45,6 +45,7 @@ def choose_route(
     return _fall_back(str(pro_state), detail, auto_fallback)
 
 
-def route_after_pro_error(detail: str, auto_fallback: bool) -> Route:
-    """An inference error in pro follows the same rule as an unavailable model."""
-    return _fall_back("error", detail, auto_fallback)
+def route_after_pro_error(detail: str, auto_fallback: bool, code: str = "error") -> Route:
+    """An inference error in pro follows the same rule as an unavailable model; ``code``
+    says what kind (``unreachable`` when the runner could not be reached at all)."""
+    return _fall_back(code, detail, auto_fallback)

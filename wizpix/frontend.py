@@ -140,7 +140,9 @@ class Cutter:
                 mask, spec = await self._infer("pro", image)
             except Exception as error:  # noqa: BLE001 - pro errors follow the fallback rule
                 log.warning("pro inference failed, applying fallback rule: %s", error)
-                route = route_after_pro_error(str(error)[:200], self.settings.auto_fallback_fast)
+                unreachable = isinstance(error, ApiError) and error.code == "runner_unreachable"
+                kind = "unreachable" if unreachable else "error"
+                route = route_after_pro_error(str(error)[:200], self.settings.auto_fallback_fast, kind)
         if route.runner == "fast":
             mask, spec = await self._infer("fast", image)
         width, height = image.size

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from wizpix.api import ERROR_SCHEMA, create_app, one_file
 from wizpix.catalog import load_catalog
 from wizpix.frontend import Cutter
-from wizpix.limits import DEADLINE_HEADER, api_key_guard
+from wizpix.limits import DEADLINE_HEADER
 from wizpix.observability import note
 from wizpix.output import OutputOptions
 from wizpix.remote import RemoteRunner
@@ -31,10 +31,10 @@ app = create_app(
     max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20),
     max_in_flight=SETTINGS.max_in_flight,
     deadline_s=SETTINGS.request_timeout_s,
+    api_key=SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None,
 )
 # BentoML's own timeouts sit behind ours, so that our 408/504 with a JSON body comes first.
 TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
-require_key = api_key_guard(SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None)
 
 
 # Declared, so that a runner reached by URL (JSON, not pickle) still gets uint8 pixels.
@@ -88,7 +88,7 @@ class WizPix:
 
     @app.post(
         "/remove-bg",
-        dependencies=[Depends(require_key), Depends(one_file)],
+        dependencies=[Depends(one_file)],
         response_class=Response,
         summary="Cut the subject out of an image",
         responses={
@@ -110,6 +110,8 @@ class WizPix:
             Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
         ] = "fast",
         options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
+        # enforced by the Admission middleware before the body is read; declared here so
+        # that a bad value is a 422 and the header is in the OpenAPI schema
         deadline_ms: Annotated[
             int | None,
             Header(

@@ -8,18 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from fastapi import Depends, File, UploadFile
+from fastapi import File, UploadFile
 from PIL import Image
 
 from tests.conftest import Server, mock_server_ok
 from wizpix.api import create_app
-from wizpix.limits import api_key_guard
 
 
 def limited_app(max_bytes: int, key: str | None = None):
-    app = create_app(max_upload_bytes=max_bytes)
+    app = create_app(max_upload_bytes=max_bytes, api_key=key)
 
-    @app.post("/remove-bg", dependencies=[Depends(api_key_guard(key))])
+    @app.post("/remove-bg")
     async def upload(file: UploadFile = File(...)) -> dict:  # noqa: B008
         return {"size": len(await file.read())}
 
@@ -99,3 +98,31 @@ def test_limits_and_key_on_a_real_server(guarded: Server, disc_png: bytes) -> No
     assert big.status_code == 413 and big.json()["error"]["code"] == "upload_too_large"
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "image_too_large"
     assert health.status_code == 200 and "s3cret" not in health.text
+
+
+def test_the_key_is_checked_before_the_body_is_read() -> None:
+    """A stranger's upload is never read: the 401 leaves before the first receive()."""
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/remove-bg",
+        "raw_path": b"/remove-bg",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", b"5000")],
+        "server": ("t", 80),
+        "client": ("c", 1),
+    }
+    asyncio.run(limited_app(10_000, key="s3cret")(scope, receive, send))
+    assert sent[0]["status"] == 401

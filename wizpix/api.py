@@ -17,7 +17,7 @@ from starlette.formparsers import MultiPartParser
 
 from . import __version__
 from .errors import ApiError
-from .limits import Admission, Load, UploadLimit
+from .limits import Admission, ApiKeyGate, Load, UploadLimit
 from .observability import RequestLog, note
 from .ui import add_ui_routes
 
@@ -46,7 +46,10 @@ async def one_file(request: Request) -> None:
 
 
 def create_app(
-    max_upload_bytes: int | None = None, max_in_flight: int | None = None, deadline_s: float = 120
+    max_upload_bytes: int | None = None,
+    max_in_flight: int | None = None,
+    deadline_s: float = 120,
+    api_key: str | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="WizPix",
@@ -91,5 +94,7 @@ def create_app(
     if max_in_flight is not None:
         # added last, so outermost: refuse before the size check reads anything
         app.add_middleware(Admission, load=app.state.load, deadline_s=deadline_s)
+    if api_key is not None:
+        app.add_middleware(ApiKeyGate, key=api_key)  # before admission: strangers hold no slot
     app.add_middleware(RequestLog)  # outermost: sees every answer, refusals included
     return app

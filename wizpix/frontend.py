@@ -49,7 +49,6 @@ class Cutout:
     data: bytes
     media_type: str
     headers: dict[str, str] = field(default_factory=dict)
-    megapixels: float = 0.0
     facts: dict[str, Any] = field(default_factory=dict)  # for the request's log line and metrics
 
 
@@ -124,7 +123,7 @@ class Cutter:
         self, data: bytes, quality: Quality, options: OutputOptions | None = None
     ) -> Cutout:
         cutout = await self._remove_background(data, quality, options or OutputOptions())
-        if cutout.megapixels >= 2:
+        if cutout.facts["megapixels"] >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
@@ -170,7 +169,7 @@ class Cutter:
             "output_bytes": len(rendered.data),
             "work_ms": round(elapsed_ms, 1),
         }
-        return Cutout(rendered.data, rendered.media_type, headers, width * height / 1e6, facts)
+        return Cutout(rendered.data, rendered.media_type, headers, facts)
 
 
 def render_result(image: Image.Image, mask: np.ndarray, spec: ModelInput, options: OutputOptions) -> Rendered:

@@ -1,4 +1,4 @@
-"""Request limits that must act before the body is read: admission, deadline, size, API key.
+"""Request limits that must act before the body is read: API key, admission, deadline, size.
 
 They are ASGI middlewares because FastAPI reads the whole multipart body before a route
 runs. Admission refuses work past ``MAX_IN_FLIGHT`` before a byte of the body is read, so
@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
@@ -163,22 +163,30 @@ class UploadLimit:
         await self.app(scope, counted, send)
 
 
-def api_key_guard(expected: str | None):
-    """A dependency that admits a request carrying the key (Bearer or X-API-Key)."""
+class ApiKeyGate:
+    """401 before the body is read: without the key a client can neither make the service
+    read a 25 MB upload nor hold one of the ``MAX_IN_FLIGHT`` slots. Bearer or X-API-Key,
+    compared in constant time."""
 
-    async def guard(request: Request) -> None:
-        if expected is None:
+    def __init__(self, app: ASGIApp, key: str, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
+        self.app, self.key, self.paths = app, key.encode(), paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
             return
-        given = request.headers.get("x-api-key") or ""
-        authorization = request.headers.get("authorization") or ""
+        headers = Headers(scope=scope)
+        given = headers.get("x-api-key") or ""
+        authorization = headers.get("authorization") or ""
         if authorization.lower().startswith("bearer "):
             given = authorization[7:].strip()
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(
-                "unauthorized",
-                "a valid API key is required (Authorization: Bearer … or X-API-Key)",
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    return guard
+        if hmac.compare_digest(given.encode(), self.key):
+            await self.app(scope, receive, send)
+            return
+        error = ApiError(
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer … or X-API-Key)",
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        await send_error(send, error, scope)

@@ -49,6 +49,7 @@ class SoakResult:
     memory_end_mb: dict[str, float] = field(default_factory=dict)
     memory_peak_mb: float = 0.0
     timeline_mb: list[tuple[float, float]] = field(default_factory=list)
+    idle_mb: list[float] = field(default_factory=list)  # all processes, at idle after each phase
     max_growth: float = 0.10
 
     @property
@@ -99,7 +100,7 @@ def read_counts(workdir: Path, result: SoakResult) -> None:
     with (workdir / "soak_stats.csv").open() as stats:
         for row in csv.DictReader(stats):
             if row["Name"] != "Aggregated":
-                result.requests[row["Name"]] = int(row["Request Count"])
+                result.requests[row["Name"]] = result.requests.get(row["Name"], 0) + int(row["Request Count"])
     with (workdir / "soak_failures.csv").open() as failures:
         for row in csv.DictReader(failures):
             kind = result.shed if "shed:" in row["Error"] else result.failures
@@ -107,19 +108,23 @@ def read_counts(workdir: Path, result: SoakResult) -> None:
             kind[key] = kind.get(key, 0) + int(row["Occurrences"])
 
 
-def soak(url: str, pid: int, users: int, duration_s: int, max_growth: float) -> SoakResult:
+def soak(url: str, pid: int, users: int, duration_s: int, max_growth: float, phases: int = 1) -> SoakResult:
+    """The load in ``phases`` equal parts, memory read at idle after each: a leak climbs
+    phase after phase, a high-water mark reached once stays flat."""
     sampler = MemorySampler(pid)
     time.sleep(3)
     result = SoakResult(duration_s, users, max_growth=max_growth)
     result.memory_baseline_mb = _mb(sampler.breakdown())
     served_before = _served(url)
     sampler.start()
-    with tempfile.TemporaryDirectory(prefix="wizpix-soak-") as folder:
-        result.timeline_mb = run_locust(url, users, duration_s, Path(folder), sampler)
-        read_counts(Path(folder), result)
-    _wait_until_idle(url)  # Locust stops its users, not the requests already queued
-    time.sleep(8)  # idle: what is still held now is what the load left behind
-    result.memory_end_mb = _mb(sampler.breakdown())
+    for _ in range(phases):
+        with tempfile.TemporaryDirectory(prefix="wizpix-soak-") as folder:
+            result.timeline_mb += run_locust(url, users, duration_s // phases, Path(folder), sampler)
+            read_counts(Path(folder), result)
+        _wait_until_idle(url)  # Locust stops its users, not the requests already queued
+        time.sleep(8)  # idle: what is still held now is what the load left behind
+        result.memory_end_mb = _mb(sampler.breakdown())
+        result.idle_mb.append(round(sum(result.memory_end_mb.values())))
     sampler.running = False
     result.memory_peak_mb = round(sampler.peak / MB, 1)
     after = _served(url)
@@ -164,6 +169,9 @@ def markdown(result: SoakResult) -> str:
         f"| **all processes** | **{base:.0f}** | **{end:.0f}** ({result.growth:+.1%}) |",
         "",
         f"Peak during the run: {result.memory_peak_mb:.0f} MB. Limit on growth: {result.max_growth:.0%}.",
+        f"All processes at idle after each of {len(result.idle_mb)} phases: "
+        + ", ".join(f"{mb:.0f}" for mb in result.idle_mb)
+        + " MB.",
     ]
     if result.shed:
         lines += ["", "Sheds: " + "; ".join(f"{k} ×{v}" for k, v in result.shed.items())]
@@ -179,6 +187,7 @@ def main() -> int:
     parser.add_argument("--url", help="a running server; needs --pid")
     parser.add_argument("--pid", type=int, help="the pid of that server's `bentoml serve`")
     parser.add_argument("--max-growth", type=float, default=0.10)
+    parser.add_argument("--phases", type=int, default=5, help="memory read at idle after each")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where soak.{md,json} go")
     parser.add_argument("--readme", action="store_true", help="refresh the README's soak section")
     args = parser.parse_args()
@@ -200,7 +209,7 @@ def main() -> int:
         )
         pid = server.process.pid
     try:
-        result = soak(url, pid, args.users, args.duration, args.max_growth)
+        result = soak(url, pid, args.users, args.duration, args.max_growth, args.phases)
     finally:
         if server is not None:
             server.stop()

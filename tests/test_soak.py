@@ -32,6 +32,8 @@ def test_short_soak_no_failures_and_memory_flat(real_server: Server, tmp_path: P
             "45",
             "--users",
             "4",
+            "--phases",
+            "1",
             "--out",
             str(tmp_path),
         ],

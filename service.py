@@ -20,11 +20,13 @@ from wizpix.api import ERROR_SCHEMA, create_app, one_file
 from wizpix.catalog import load_catalog
 from wizpix.frontend import Cutter
 from wizpix.limits import DEADLINE_HEADER
+from wizpix.memory import limit_heap_arenas
 from wizpix.observability import note
 from wizpix.output import OutputOptions
 from wizpix.remote import RemoteRunner
 from wizpix.settings import get_settings
 
+limit_heap_arenas()  # every process (front, runners) imports this file first
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
 logging.getLogger("wizpix").setLevel(logging.INFO)
 app = create_app(

@@ -12,11 +12,28 @@ import ctypes
 import ctypes.util
 
 try:
-    _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _trim, _mallopt = _libc.malloc_trim, _libc.mallopt
 except (OSError, AttributeError):  # not glibc
-    _trim = None
+    _trim = _mallopt = None
+
+M_ARENA_MAX = -8  # mallopt parameter, from glibc's malloc.h
 
 
 def release_free_memory() -> None:
     if _trim is not None:
         _trim(0)
+
+
+def limit_heap_arenas(count: int = 2) -> None:
+    """Cap glibc's heap arenas (by default up to 8 per core, one per thread that allocates).
+
+    Each anyio worker and ONNX Runtime thread otherwise gets an arena of its own, and the
+    buffers of requests of all sizes fragment them. Measured with the 5-minute soak (8 users,
+    2 cores): memory of all processes after the load +11.5% and +13.4% over the level after
+    warmup by default, still climbing from one minute to the next; with 2 arenas +2.5%
+    (MALLOC_ARENA_MAX=2) and +4.7% (this call), flat after the second minute, at the same
+    throughput. The call is the environment variable's effect, set from inside each process.
+    """
+    if _mallopt is not None:
+        _mallopt(M_ARENA_MAX, count)

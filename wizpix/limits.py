@@ -21,7 +21,6 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
-from .memory import release_free_memory
 
 log = logging.getLogger("wizpix.limits")
 
@@ -108,10 +107,6 @@ class Admission:
                 await send_error(send, _deadline_error(deadline_s, body_read), scope)
         finally:
             self.load.in_flight -= 1
-            if self.load.in_flight == 0:
-                # idle: hand back what small requests' buffers left in glibc's heaps (large
-                # ones are trimmed after themselves, in the front's pipeline)
-                release_free_memory()
 
 
 DEADLINE_HEADER = "X-WizPix-Deadline-Ms"

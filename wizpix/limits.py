@@ -17,10 +17,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .asgi import RouteMiddleware
 from .errors import ApiError
+from .observability import note
 
 log = logging.getLogger("wizpix.limits")
 
@@ -32,8 +34,8 @@ class UploadTooLarge(ApiError):
 async def send_error(send: Send, error: ApiError, scope: Scope | None = None) -> None:
     """Answer with our error schema straight from a middleware, and close the connection
     so that an unread body is not left in the way of the next request."""
-    if scope is not None and isinstance(record := scope.get("state", {}).get("wizpix"), dict):
-        record["error"] = error.code  # for the request log (wizpix/observability.py)
+    if scope is not None:
+        note(State(scope.get("state", {})), error=error.code)
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
@@ -50,22 +52,14 @@ class Load:
     timed_out: int = 0
 
 
-class Admission:
+class Admission(RouteMiddleware):
     """At most ``load.limit`` requests at once, each within ``deadline_s``."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        load: Load,
-        deadline_s: float,
-        paths: tuple[str, ...] = ("/remove-bg",),
-    ) -> None:
-        self.app, self.load, self.deadline_s, self.paths = app, load, deadline_s, paths
+    def __init__(self, app: ASGIApp, load: Load, deadline_s: float) -> None:
+        super().__init__(app)
+        self.load, self.deadline_s = load, deadline_s
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.load.in_flight >= self.load.limit:
             self.load.refused += 1
             await send_error(
@@ -116,7 +110,7 @@ def _deadline(scope: Scope, server_deadline_s: float) -> float:
     """The server's deadline, or the client's when it asks for a shorter one: a caller with
     its own time budget should not leave work running that it will not wait for. A bad value
     is left to the route's validation (422)."""
-    given = dict(scope["headers"]).get(DEADLINE_HEADER.lower().encode(), b"")
+    given = Headers(scope=scope).get(DEADLINE_HEADER, "")
     if given.isdigit() and int(given) > 0:
         return min(server_deadline_s, int(given) / 1000)
     return server_deadline_s
@@ -137,15 +131,13 @@ def _too_large(limit: int) -> UploadTooLarge:
     return UploadTooLarge("upload_too_large", f"the upload is larger than the {limit / 2**20:g} MB limit")
 
 
-class UploadLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
-        self.app, self.max_bytes, self.paths = app, max_bytes, paths
+class UploadLimit(RouteMiddleware):
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        super().__init__(app)
+        self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await send_error(send, _too_large(self.max_bytes), scope)
             return
@@ -163,18 +155,16 @@ class UploadLimit:
         await self.app(scope, counted, send)
 
 
-class ApiKeyGate:
+class ApiKeyGate(RouteMiddleware):
     """401 before the body is read: without the key a client can neither make the service
     read a 25 MB upload nor hold one of the ``MAX_IN_FLIGHT`` slots. Bearer or X-API-Key,
     compared in constant time."""
 
-    def __init__(self, app: ASGIApp, key: str, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
-        self.app, self.key, self.paths = app, key.encode(), paths
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        super().__init__(app)
+        self.key = key.encode()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         given = headers.get("x-api-key") or ""
         authorization = headers.get("authorization") or ""

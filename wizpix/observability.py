@@ -20,7 +20,10 @@ import uuid
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.types import Message, Receive, Scope, Send
+
+from .asgi import RouteMiddleware
 
 log = logging.getLogger("wizpix.requests")
 
@@ -71,15 +74,9 @@ def note(scope_state: Any, **facts: Any) -> None:
         record.update(facts)
 
 
-class RequestLog:
-    def __init__(self, app: ASGIApp, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
-        self.app, self.paths = app, paths
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+class RequestLog(RouteMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        given = Headers(scope=scope).get("x-request-id", "")
         request_id = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         record: dict[str, Any] = {"request_id": request_id}
         scope.setdefault("state", {})["wizpix"] = record

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -64,6 +65,18 @@ def test_metrics_count_requests_fallbacks_errors_sizes_inference_and_batches(
     assert sample(metrics, "wizpix_batch_size_count", model="mock") >= 1
 
 
+def log_lines(server: Server, wanted: set[str], timeout_s: float = 10) -> dict[str, dict]:
+    """The request log lines by request id. Each is written just after its answer has been
+    sent, so the client can be a moment ahead of the log: wait for the ones wanted."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = re.findall(r"\] (\{\"status\".*?\}) \(trace=", server.log.read_text())
+        by_id = {line["request_id"]: line for line in map(json.loads, found)}
+        if wanted <= by_id.keys() or time.monotonic() > deadline:
+            return by_id
+        time.sleep(0.1)
+
+
 def test_one_json_log_line_per_request_with_its_id_and_never_the_image(
     server: Server, disc_png: bytes
 ) -> None:
@@ -77,8 +90,7 @@ def test_one_json_log_line_per_request_with_its_id_and_never_the_image(
     assert served.headers["x-request-id"] == "node-42"
     generated = refused.headers["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
-    lines = [json.loads(m) for m in re.findall(r"\] (\{\"status\".*?\}) \(trace=", server.log.read_text())]
-    by_id = {line["request_id"]: line for line in lines}
+    by_id = log_lines(server, {"node-42", generated})
     ok, bad = by_id["node-42"], by_id[generated]
     assert ok["status"] == 200 and ok["asked"] == "pro" and ok["served"] == "fast" and ok["model"] == "mock"
     assert ok["fallback_code"] == "missing" and ok["width"] == 320 and ok["height"] == 240

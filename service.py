@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
@@ -17,17 +17,19 @@ from fastapi import Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from wizpix.api import ERROR_SCHEMA, create_app, one_file
-from wizpix.catalog import load_catalog
+from wizpix.enums import RoleName
 from wizpix.frontend import Cutter
 from wizpix.limits import DEADLINE_HEADER
 from wizpix.memory import limit_heap_arenas
-from wizpix.observability import note
+from wizpix.observability import note, start_known_series
 from wizpix.output import OutputOptions
 from wizpix.remote import RemoteRunner
+from wizpix.roles import Role, get_roles
 from wizpix.settings import get_settings
 
 limit_heap_arenas()  # every process (front, runners) imports this file first
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
+ROLES = get_roles()
 logging.getLogger("wizpix").setLevel(logging.INFO)
 app = create_app(
     max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20),
@@ -43,17 +45,22 @@ TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
 UINT8 = Annotated[np.ndarray, bentoml.validators.DType("uint8")]
 
 
-def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latency_ms: int) -> Any:
+def runner_service(role: Role) -> Any:
     """A runner: one model slot behind a batchable predict and a status call."""
 
     @bentoml.service(
-        name=f"wizpix-{role}",
+        name=role.service_name,
         workers=1,
         traffic={"timeout": TRAFFIC_TIMEOUT_S, "max_concurrency": 64},
     )
     class Runner:
+        if role.store_name is not None:
+            # What `bentoml build` packs: the configured model. Never read here (the slot
+            # resolves and verifies it), so a missing model leaves the service degraded.
+            weights = bentoml.models.BentoModel(f"{role.store_name}:latest")
+
         def __init__(self) -> None:
-            from wizpix.loading import build_slot
+            from wizpix.loading import build_slot  # runner side only: the front never loads models
 
             self.slot = build_slot(role, SETTINGS)
             self.slot.start()
@@ -61,7 +68,7 @@ def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latenc
         def __is_ready__(self) -> bool:
             return self.slot.ready_for_traffic
 
-        @bentoml.api(batchable=True, max_batch_size=max_batch_size, max_latency_ms=max_latency_ms)
+        @bentoml.api(batchable=True, max_batch_size=role.max_batch_size, max_latency_ms=role.max_latency_ms)
         def predict(self, images: UINT8) -> UINT8:
             return self.slot.predict(images)
 
@@ -73,20 +80,21 @@ def runner_service(role: Literal["fast", "pro"], max_batch_size: int, max_latenc
     return Runner
 
 
-FastRunner = runner_service("fast", SETTINGS.fast_max_batch_size, SETTINGS.fast_max_latency_ms)
-ProRunner = runner_service("pro", SETTINGS.pro_max_batch_size, SETTINGS.pro_max_latency_ms)
+FastRunner = runner_service(ROLES[RoleName.FAST])
+ProRunner = runner_service(ROLES[RoleName.PRO])
 
 
 @bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
     # With FAST_RUNNER_URL / PRO_RUNNER_URL set, the runners run elsewhere (scaled apart).
-    fast = bentoml.depends(FastRunner, url=SETTINGS.fast_runner_url)
-    pro = bentoml.depends(ProRunner, url=SETTINGS.pro_runner_url)
+    fast = bentoml.depends(FastRunner, url=ROLES[RoleName.FAST].runner_url)
+    pro = bentoml.depends(ProRunner, url=ROLES[RoleName.PRO].runner_url)
 
     def __init__(self) -> None:
-        runners = {"fast": RemoteRunner(self.fast), "pro": RemoteRunner(self.pro)}
-        self.cutter = Cutter(SETTINGS, load_catalog(), runners)
+        runners = {RoleName.FAST: RemoteRunner(self.fast), RoleName.PRO: RemoteRunner(self.pro)}
+        self.cutter = Cutter(SETTINGS, ROLES, runners)
+        start_known_series(ROLES)  # alerts can be written before the first fallback
 
     @app.post(
         "/remove-bg",
@@ -109,8 +117,8 @@ class WizPix:
         request: Request,
         file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
         quality: Annotated[
-            Literal["fast", "pro"], Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
-        ] = "fast",
+            RoleName, Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
+        ] = RoleName.FAST,
         options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
         # enforced by the Admission middleware before the body is read; declared here so
         # that a bad value is a 422 and the header is in the OpenAPI schema

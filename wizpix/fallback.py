@@ -3,33 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from .enums import ModelState, RoleName
 from .errors import Unavailable
 
-Quality = Literal["fast", "pro"]
-SERVABLE = ("ready", "idle")  # idle: weights present, loaded on first use (warmup off)
+INFERENCE_ERROR = "error"  # pro was servable, but its inference raised
 
-REASONS = {
-    "loading": "pro model is warming up",
-    "missing": "pro model weights are missing",
-    "failed": "pro model failed to load",
-    "unreachable": "pro runner is unreachable",
-    "error": "pro inference failed",
+# Every code a fallback can carry (a bounded metrics label) and what it tells a client.
+REASONS: dict[str, str] = {
+    ModelState.LOADING: "pro model is warming up",
+    ModelState.MISSING: "pro model weights are missing",
+    ModelState.FAILED: "pro model failed to load",
+    ModelState.UNREACHABLE: "pro runner is unreachable",
+    INFERENCE_ERROR: "pro inference failed",
 }
 
 
 @dataclass(frozen=True)
 class Route:
-    runner: Quality
+    runner: RoleName
     fallback_reason: str | None = None
-    fallback_code: str | None = None  # a key of REASONS: a bounded label for metrics
+    fallback_code: str | None = None  # a key of REASONS
 
 
 def _fall_back(code: str, detail: str | None, auto_fallback: bool) -> Route:
     reason = REASONS.get(code, f"pro model is {code}")
     if auto_fallback:
-        return Route("fast", reason, code)
+        return Route(RoleName.FAST, reason, str(code))
     message = f"{reason}: {detail}" if detail else reason
     raise Unavailable(
         "pro_unavailable", f"{message} (AUTO_FALLBACK_FAST=false)", headers={"Retry-After": "10"}
@@ -37,15 +37,16 @@ def _fall_back(code: str, detail: str | None, auto_fallback: bool) -> Route:
 
 
 def choose_route(
-    quality: Quality, pro_state: str | None, auto_fallback: bool, detail: str | None = None
+    quality: RoleName, pro_state: ModelState, auto_fallback: bool, detail: str | None = None
 ) -> Route:
     """fast → fast; pro → pro when servable, else fast (or 503 when fallback is off)."""
-    if quality == "fast" or pro_state in SERVABLE:
+    quality, pro_state = RoleName(quality), ModelState(pro_state)
+    if quality is RoleName.FAST or pro_state.servable:
         return Route(quality)
-    return _fall_back(str(pro_state), detail, auto_fallback)
+    return _fall_back(pro_state, detail, auto_fallback)
 
 
-def route_after_pro_error(detail: str, auto_fallback: bool, code: str = "error") -> Route:
+def route_after_pro_error(detail: str, auto_fallback: bool, code: str = INFERENCE_ERROR) -> Route:
     """An inference error in pro follows the same rule as an unavailable model; ``code``
     says what kind (``unreachable`` when the runner could not be reached at all)."""
     return _fall_back(code, detail, auto_fallback)

@@ -17,14 +17,15 @@ import numpy as np
 from anyio import to_thread
 from PIL import Image
 
-from .catalog import Catalog
+from .catalog import Preprocess
+from .enums import ModelState, RoleName
 from .errors import ApiError, Unavailable
-from .fallback import Quality, Route, choose_route, route_after_pro_error
+from .fallback import INFERENCE_ERROR, Route, choose_route, route_after_pro_error
 from .health import health_report
 from .imaging import decode_image, model_input, resize_mask
-from .loading import model_name
 from .memory import release_free_memory
 from .output import OutputOptions, Rendered, render
+from .roles import Role
 from .settings import Settings
 
 log = logging.getLogger("wizpix.frontend")
@@ -36,14 +37,6 @@ class RunnerClient(Protocol):
     async def status(self) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class ModelInput:
-    """What the front needs to know to feed a runner: its square size and resampling."""
-
-    size: int
-    resample: str
-
-
 @dataclass
 class Cutout:
     data: bytes
@@ -53,101 +46,88 @@ class Cutout:
 
 
 class Cutter:
-    def __init__(self, settings: Settings, catalog: Catalog, runners: dict[Quality, RunnerClient]) -> None:
+    def __init__(
+        self, settings: Settings, roles: dict[RoleName, Role], runners: dict[RoleName, RunnerClient]
+    ) -> None:
         self.settings = settings
-        self.catalog = catalog
+        self.roles = roles
         self.runners = runners
-        self._inputs: dict[Quality, ModelInput] = {}
-        for role in runners:
-            spec = catalog.get(model_name(role, settings))
-            if spec is not None:
-                self._inputs[role] = ModelInput(
-                    spec.preprocess.size, self._resample(role, spec.preprocess.resample)
-                )
 
-    @staticmethod
-    def _resample(role: Quality, declared: str) -> str:
-        # rembg's normalize() always resizes with Lanczos; resizing the same way here keeps
-        # fast's masks identical to rembg.remove() whatever the catalogue says for the model.
-        return "lanczos" if role == "fast" else declared
-
-    async def runner_status(self, role: Quality) -> dict[str, Any]:
+    async def runner_status(self, role: RoleName) -> dict[str, Any]:
         try:
             return await asyncio.wait_for(self.runners[role].status(), self.settings.status_timeout_s)
         except Exception as error:  # noqa: BLE001 - a dead runner is a state, not a crash
             return {
                 "role": role,
-                "name": model_name(role, self.settings),
-                "state": "unreachable",
+                "name": self.roles[role].model_id,
+                "state": ModelState.UNREACHABLE,
                 "error": f"{type(error).__name__}: {error}"[:300],
                 "warmup": None,
             }
 
     async def health(self) -> dict[str, Any]:
-        fast, pro = await asyncio.gather(self.runner_status("fast"), self.runner_status("pro"))
-        return health_report(fast, pro, self.settings)
+        statuses = await asyncio.gather(*(self.runner_status(role) for role in RoleName))
+        return health_report(dict(zip(RoleName, statuses, strict=True)), self.settings)
 
-    async def _model_input(self, role: Quality) -> ModelInput:
-        """From the catalogue; for a rembg model outside it, from the loaded graph's shape."""
-        if role not in self._inputs:
-            status = await self.runner_status(role)
-            if not status.get("input_size"):
-                raise Unavailable(
-                    f"{role}_unavailable",
-                    f"{role} model {status['name']} is {status['state']}: {status.get('error')}",
-                )
-            self._inputs[role] = ModelInput(int(status["input_size"]), self._resample(role, "bilinear"))
-        return self._inputs[role]
+    async def _unavailable(self, role: RoleName) -> Unavailable | None:
+        """Why ``role`` cannot serve (its runner's own word), or None when it can."""
+        status = await self.runner_status(role)
+        state = ModelState(status["state"])
+        if state.servable or state is ModelState.LOADING:
+            return None
+        return Unavailable(
+            f"{role}_unavailable",
+            f"{role} model {status['name']} is {state}: {status.get('error')}",
+            headers={"Retry-After": "10"},
+        )
 
-    async def _infer(self, role: Quality, image: Image.Image) -> tuple[np.ndarray, ModelInput]:
-        spec = await self._model_input(role)
+    async def _infer(self, role: RoleName, image: Image.Image) -> tuple[np.ndarray, Preprocess]:
+        spec = self.roles[role].model.preprocess
         batch = (await to_thread.run_sync(model_input, image, spec.size, spec.resample))[None]
         try:
             masks = await self.runners[role].predict(batch)
         except ApiError:
             raise
         except Exception:
-            status = await self.runner_status(role)
-            if status["state"] not in ("ready", "idle", "loading"):
-                raise Unavailable(
-                    f"{role}_unavailable",
-                    f"{role} model {status['name']} is {status['state']}: {status.get('error')}",
-                    headers={"Retry-After": "10"},
-                ) from None
+            if (unavailable := await self._unavailable(role)) is not None:
+                raise unavailable from None
             raise
         if masks.shape != (1, spec.size, spec.size):
             raise RuntimeError(f"{role} runner returned masks of shape {masks.shape}")
         return masks[0], spec
 
     async def remove_background(
-        self, data: bytes, quality: Quality, options: OutputOptions | None = None
+        self, data: bytes, quality: RoleName, options: OutputOptions | None = None
     ) -> Cutout:
-        cutout = await self._remove_background(data, quality, options or OutputOptions())
+        cutout = await self._remove_background(data, RoleName(quality), options or OutputOptions())
         if cutout.facts["megapixels"] >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
-    async def _remove_background(self, data: bytes, quality: Quality, options: OutputOptions) -> Cutout:
+    async def _remove_background(self, data: bytes, quality: RoleName, options: OutputOptions) -> Cutout:
         started = time.perf_counter()
         image = await to_thread.run_sync(decode_image, data, self.settings.max_image_pixels)
         route = Route(quality)
-        if quality == "pro":
-            pro = await self.runner_status("pro")
-            route = choose_route("pro", pro["state"], self.settings.auto_fallback_fast, pro.get("error"))
-        if route.runner == "pro":
+        if quality is RoleName.PRO:
+            pro = await self.runner_status(RoleName.PRO)
+            state = ModelState(pro["state"])
+            route = choose_route(quality, state, self.settings.auto_fallback_fast, pro.get("error"))
+            if route.fallback_reason:
+                log.warning("pro request served by fast: %s (%s)", route.fallback_reason, pro.get("error"))
+        if route.runner is RoleName.PRO:
             try:
-                mask, spec = await self._infer("pro", image)
+                mask, spec = await self._infer(RoleName.PRO, image)
             except Exception as error:  # noqa: BLE001 - pro errors follow the fallback rule
                 log.warning("pro inference failed, applying fallback rule: %s", error)
                 unreachable = isinstance(error, ApiError) and error.code == "runner_unreachable"
-                kind = "unreachable" if unreachable else "error"
+                kind = ModelState.UNREACHABLE if unreachable else INFERENCE_ERROR
                 route = route_after_pro_error(str(error)[:200], self.settings.auto_fallback_fast, kind)
-        if route.runner == "fast":
-            mask, spec = await self._infer("fast", image)
+        if route.runner is RoleName.FAST:
+            mask, spec = await self._infer(RoleName.FAST, image)
         width, height = image.size
         rendered = await to_thread.run_sync(render_result, image, mask, spec, options)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        served_by = model_name(route.runner, self.settings)
+        served_by = self.roles[route.runner].model_id
         headers = {
             "X-WizPix-Quality": route.runner,
             "X-WizPix-Model": served_by,
@@ -172,6 +152,6 @@ class Cutter:
         return Cutout(rendered.data, rendered.media_type, headers, facts)
 
 
-def render_result(image: Image.Image, mask: np.ndarray, spec: ModelInput, options: OutputOptions) -> Rendered:
+def render_result(image: Image.Image, mask: np.ndarray, spec: Preprocess, options: OutputOptions) -> Rendered:
     """Scale the model-sized mask to the image, then encode what the client asked for."""
     return render(image, resize_mask(mask, image.size, spec.resample), options)

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from .enums import ModelState, RoleName
 from .settings import Settings
 
 
-def overall_status(states: list[str]) -> str:
+def overall_status(states: Iterable[ModelState | str]) -> str:
     """ok when every model can serve; degraded when one cannot; else warming_up."""
-    if any(state in ("missing", "failed", "unreachable") for state in states):
+    states = [ModelState(state) for state in states]
+    if any(state.broken for state in states):
         return "degraded"
-    if all(state in ("ready", "idle") for state in states):
+    if all(state.servable for state in states):
         return "ok"
     return "warming_up"
 
 
-def health_report(fast: dict[str, Any], pro: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    providers = {m.get("provider") for m in (fast, pro) if m.get("provider")}
+def health_report(models: dict[RoleName, dict[str, Any]], settings: Settings) -> dict[str, Any]:
+    providers = {m.get("provider") for m in models.values() if m.get("provider")}
     device = next((p for p in providers if p != "none (mock)"), None) or next(iter(providers), None)
     return {
-        "status": overall_status([fast["state"], pro["state"]]),
+        "status": overall_status(ModelState(m["state"]) for m in models.values()),
         "device": device,
-        "models": {"fast": fast, "pro": pro},
+        "models": {str(role): status for role, status in models.items()},
         "warmup": {
             "on_startup": settings.warmup_on_startup,
             "blocking": settings.warmup_blocking,
-            "fast": fast.get("warmup"),
-            "pro": pro.get("warmup"),
+            **{str(role): status.get("warmup") for role, status in models.items()},
         },
         "fallback": {
             "auto_fallback_fast": settings.auto_fallback_fast,

@@ -1,4 +1,6 @@
-"""One class per kind of model; each turns a batch of model-sized images into masks.
+"""One class per kind of model, and the registry of kinds the manifest names.
+
+Each turns a batch of model-sized images into masks.
 
 The contract is the same for all: uint8 N×S×S×3 in, uint8 N×S×S out, same N. Batches are
 run one image at a time inside: on the 2-core CPUs this was built on a stacked u2netp
@@ -16,6 +18,7 @@ import numpy as np
 
 from .catalog import ModelSpec
 from .imaging import activate, mock_alpha, normalize, to_uint8
+from .roles import Role
 
 log = logging.getLogger("wizpix.models")
 
@@ -25,12 +28,50 @@ class MaskModel(Protocol):
     input_size: int
     provider: str
 
+    def __init__(self, role: Role, path: Path | None) -> None: ...
+
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
 
 def check_batch(batch: np.ndarray, size: int) -> None:
     if batch.ndim != 4 or batch.shape[1:] != (size, size, 3) or batch.dtype != np.uint8:
         raise ValueError(f"expected a uint8 batch N×{size}×{size}×3, got {batch.dtype} {batch.shape}")
+
+
+class InterfaceMismatch(ValueError):
+    """A graph's inputs or outputs do not fit the family it is meant to run as."""
+
+
+def _shape(arg: Any) -> str:
+    return f"{arg.type} {list(arg.shape)}"
+
+
+def _fits(dims: list[Any], expected: list[int | None]) -> bool:
+    """Symbolic dimensions (strings, None) fit anything; fixed ones must match."""
+    return len(dims) == len(expected) and all(
+        want is None or not isinstance(dim, int) or dim == want
+        for dim, want in zip(dims, expected, strict=True)
+    )
+
+
+def check_interface(session: Any, spec: ModelSpec) -> None:
+    """One float image N×3×S×S in, a first output N×1×S×S: what every family's recipe feeds
+    and reads. A user's file that differs would give garbage or crash mid-request, so it is
+    refused at load with what was expected and what was found."""
+    size = spec.preprocess.size
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    problems = []
+    image_in = len(inputs) == 1 and inputs[0].type == "tensor(float)"
+    if not (image_in and _fits(inputs[0].shape, [None, 3, size, size])):
+        found = ", ".join(_shape(i) for i in inputs)
+        problems.append(f"one input tensor(float) [N, 3, {size}, {size}], found {found}")
+    if not outputs or not _fits(outputs[0].shape, [None, 1, size, size]):
+        found = _shape(outputs[0]) if outputs else "no output"
+        problems.append(f"a first output [N, 1, {size}, {size}], found {found}")
+    if problems:
+        raise InterfaceMismatch(
+            f"the graph does not fit the {spec.name} family: expected " + "; expected ".join(problems)
+        )
 
 
 def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.SessionOptions
@@ -60,17 +101,21 @@ def _providers() -> list[str]:
 
 
 class OnnxMaskModel:
-    """The pro pipeline: bare ONNX Runtime, every recipe detail taken from the spec."""
+    """Bare ONNX Runtime, every recipe detail taken from the spec."""
 
-    def __init__(self, spec: ModelSpec, path: Path, threads: int, memory_arena: bool = False) -> None:
+    def __init__(self, role: Role, path: Path | None) -> None:
         import onnxruntime as ort
 
-        self.name = spec.name
+        if path is None:
+            raise ValueError(f"{role.model.name} needs a weights file")
+        spec = role.model
+        self.name = role.model_id
         self.spec = spec
         self.input_size = spec.preprocess.size
         self.session = ort.InferenceSession(
-            str(path), _session_options(threads, memory_arena), providers=_providers()
+            str(path), _session_options(role.threads, role.memory_arena), providers=_providers()
         )
+        check_interface(self.session, spec)
         self.provider = self.session.get_providers()[0]
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
@@ -86,25 +131,26 @@ class OnnxMaskModel:
 
 
 class RembgMaskModel:
-    """The fast pipeline: rembg's own session class for the model, fed our verified file."""
+    """rembg's own session class for the model's family, fed our verified file: its recipe
+    is rembg's by construction (fast's alpha equals ``rembg.remove()``'s, tested)."""
 
-    def __init__(
-        self, name: str, path: Path | None, threads: int, size_hint: int, memory_arena: bool = False
-    ) -> None:
-        from PIL import Image  # noqa: F401 - rembg expects Pillow images
+    def __init__(self, role: Role, path: Path | None) -> None:
         from rembg.sessions import sessions
 
-        base = sessions[name]  # FAST_MODEL_NAME was checked against rembg at start-up
-        if path is not None:
-            # Same class, same recipe; only where the weights come from is ours.
-            base = type(
-                base.__name__, (base,), {"download_models": classmethod(lambda cls, *a, **k: str(path))}
-            )
-        self.session = base(name, _session_options(threads, memory_arena), providers=_providers())
-        self.name = name
+        if path is None:
+            raise ValueError(f"{role.model.name} needs a weights file")
+        spec = role.model
+        family = sessions[spec.rembg_session or spec.name]
+        # Same class, same recipe; only where the weights come from is ours.
+        own_file = type(
+            family.__name__, (family,), {"download_models": classmethod(lambda cls, *a, **k: str(path))}
+        )
+        options = _session_options(role.threads, role.memory_arena)
+        self.session = own_file(spec.name, options, providers=_providers())
+        check_interface(self.session.inner_session, spec)
+        self.name = role.model_id
         self.provider = self.session.inner_session.get_providers()[0]
-        shape = self.session.inner_session.get_inputs()[0].shape
-        self.input_size = shape[-1] if isinstance(shape[-1], int) else size_hint
+        self.input_size = spec.preprocess.size
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         from PIL import Image
@@ -118,10 +164,18 @@ class MockMaskModel:
 
     provider = "none (mock)"
 
-    def __init__(self, spec: ModelSpec) -> None:
-        self.name = spec.name
-        self.input_size = spec.preprocess.size
+    def __init__(self, role: Role, path: Path | None = None) -> None:
+        self.name = role.model.name
+        self.input_size = role.model.preprocess.size
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         check_batch(batch, self.input_size)
         return to_uint8(mock_alpha(batch))
+
+
+# The kinds a manifest entry may name: adding a kind is a class above and a line here.
+KINDS: dict[str, type[MaskModel]] = {
+    "rembg": RembgMaskModel,
+    "onnx": OnnxMaskModel,
+    "mock": MockMaskModel,
+}

@@ -17,6 +17,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -24,6 +25,8 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from .asgi import RouteMiddleware
+from .enums import RoleName
+from .fallback import REASONS
 
 log = logging.getLogger("wizpix.requests")
 
@@ -63,6 +66,17 @@ BATCH_SIZE = Histogram(
     labelnames=["model"],
     buckets=(1, 2, 3, 4, 6, 8, 16, 32, 64),
 )
+
+
+def start_known_series(roles: Iterable[RoleName]) -> None:
+    """Series for the label values known in advance exist at 0 from start-up, so that an
+    alert on, say, ``rate(wizpix_fallbacks_total[5m])`` has a series before the first one."""
+    for reason in REASONS:
+        FALLBACKS.labels(reason=str(reason))
+    for asked in roles:
+        for served in roles:
+            REQUESTS.labels(asked=str(asked), served=str(served), status="200")
+
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 

@@ -8,21 +8,15 @@ failure on the first request.
 from __future__ import annotations
 
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .catalog import load_catalog
+from .enums import RoleName
 from .paths import PROJECT_ROOT
-
-ProModelName = Literal["inspyrenet", "isnet", "isnet-general-use", "birefnet-portrait", "mock"]
-
-# `inspyrenet` is the name the original service used for the ISNet general-use network.
-PRO_ALIASES = {"inspyrenet": "isnet-general-use", "isnet": "isnet-general-use"}
 
 
 class SettingsError(RuntimeError):
@@ -39,8 +33,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MODEL_DIR", "PIPELINE_MODEL_DIR"),
         description="Where fetched weights are kept before import into the BentoML store.",
     )
-    fast_model_name: str = Field(default="u2netp", description="rembg model name, or mock.")
-    pro_model_name: ProModelName = "inspyrenet"
+    fast_model_name: str = Field(default="u2netp", description="A catalogue model that serves fast.")
+    pro_model_name: str = Field(default="inspyrenet", description="A catalogue model that serves pro.")
+    # A file of your own (say, a fine-tuned ISNet), run with the recipe of the family the
+    # model name above gives.
+    fast_model_path: Path | None = None
+    pro_model_path: Path | None = None
     allow_remote_download: bool = False
     auto_fallback_fast: bool = True
     warmup_on_startup: bool = True
@@ -73,36 +71,30 @@ class Settings(BaseSettings):
     pro_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
 
-    @field_validator("fast_model_name")
+    @field_validator("fast_model_name", "pro_model_name")
     @classmethod
-    def _known_fast_model(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", value):
-            raise ValueError("must be a rembg model name such as u2netp, u2net or mock")
-        if load_catalog().get(value) is not None:
-            return value
-        # Outside our catalogue: ask rembg (imported only for such names, never by default).
-        from rembg.sessions import sessions
-
-        usable = sorted(
-            name
-            for name, session in sessions.items()
-            # local, no credentials, no extra arguments (custom paths, SAM prompts)
-            if session.is_local()
-            and not session.requires_credentials()
-            and not name.endswith("_custom")
-            and name != "sam"
-        )
-        if value not in usable:
-            raise ValueError(f"unknown model (allowed: mock or a local rembg model: {', '.join(usable)})")
+    def _serves_its_role(cls, value: str, info: ValidationInfo) -> str:
+        role = RoleName(str(info.field_name).split("_")[0])
+        allowed = load_catalog().names_for(role)
+        if value not in allowed:
+            raise ValueError(f"not a {role} model of the catalogue (allowed: {', '.join(allowed)})")
         return value
+
+    @field_validator("fast_model_path", "pro_model_path")
+    @classmethod
+    def _an_onnx_file_path(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() != ".onnx":
+            raise ValueError("must be the path of an .onnx file")
+        return value.expanduser().resolve() if value is not None else None
+
+    def model_name(self, role: RoleName) -> str:
+        """The catalogue name configured for ``role``, aliases resolved."""
+        configured = self.fast_model_name if role is RoleName.FAST else self.pro_model_name
+        return load_catalog().require(configured).name
 
     @property
     def pro_model(self) -> str:
-        """The catalogue name of the pro model, aliases resolved."""
-        return PRO_ALIASES.get(self.pro_model_name, self.pro_model_name)
-
-    def memory_arena(self, role: str) -> bool:
-        return self.fast_memory_arena if role == "fast" else self.pro_memory_arena
+        return self.model_name(RoleName.PRO)
 
     @property
     def threads(self) -> int:

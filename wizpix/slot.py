@@ -12,19 +12,17 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from .enums import ModelState, RoleName, WarmupState
 from .memory import release_free_memory
 from .models import MaskModel
 from .observability import BATCH_SIZE, INFERENCE_SECONDS
 from .store import Weights, WeightsMissing
 
 log = logging.getLogger("wizpix.slot")
-
-State = Literal["idle", "loading", "ready", "missing", "failed"]
-Warmup = Literal["disabled", "pending", "running", "done", "failed"]
 
 
 class ModelUnavailable(RuntimeError):
@@ -39,7 +37,7 @@ def _without_paths(message: str) -> str:
 class ModelSlot:
     def __init__(
         self,
-        role: str,
+        role: RoleName,
         name: str,
         resolve: Callable[[], Weights | None],
         build: Callable[[Weights | None], MaskModel],
@@ -55,8 +53,8 @@ class ModelSlot:
         # hand it back. With the arena it is kept on purpose, and trimming only adds faults.
         self._trim_after_batch = trim_after_batch
         self._lock = threading.Lock()
-        self.state: State = "idle"
-        self.warmup: Warmup = "pending" if warmup_on_startup else "disabled"
+        self.state = ModelState.IDLE
+        self.warmup = WarmupState.PENDING if warmup_on_startup else WarmupState.DISABLED
         self.error: str | None = None
         self.weights: Weights | None = None
         self.model: MaskModel | None = None
@@ -77,7 +75,7 @@ class ModelSlot:
             self._fail(error)
 
     def _fail(self, error: Exception) -> None:
-        self.state = "missing" if isinstance(error, WeightsMissing) else "failed"
+        self.state = ModelState.MISSING if isinstance(error, WeightsMissing) else ModelState.FAILED
         self.error = _without_paths(str(error))
         log.error("%s model %s is %s: %s", self.role, self.name, self.state, self.error)
 
@@ -88,9 +86,9 @@ class ModelSlot:
         The state turns ready only once the model is usable, warmup included.
         """
         with self._lock:
-            if self.state in ("ready", "missing", "failed"):
+            if self.state is ModelState.READY or self.state.broken:
                 return
-            self.state = "loading"
+            self.state = ModelState.LOADING
             started = time.perf_counter()
             try:
                 self.weights = self.weights or self._resolve()
@@ -110,7 +108,7 @@ class ModelSlot:
                 self._fail(error)
                 return
             self.model = model
-            self.state = "ready"
+            self.state = ModelState.READY
             log.info(
                 "%s model %s ready (%s) from %s",
                 self.role,
@@ -120,17 +118,17 @@ class ModelSlot:
             )
 
     def _warm(self) -> None:
-        self.warmup = "running"
+        self.warmup = WarmupState.RUNNING
         self.load(warm=True)
-        self.warmup = "done" if self.state == "ready" else "failed"
+        self.warmup = WarmupState.DONE if self.state is ModelState.READY else WarmupState.FAILED
 
     @property
     def ready_for_traffic(self) -> bool:
         """False only while a blocking warmup is still under way."""
-        return not (self._warmup_blocking and self.warmup in ("pending", "running"))
+        return not (self._warmup_blocking and self.warmup in (WarmupState.PENDING, WarmupState.RUNNING))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self.state != "ready":
+        if self.state is not ModelState.READY:
             self.load()
         if self.model is None:
             raise ModelUnavailable(f"{self.role} model {self.name} is {self.state}: {self.error}")

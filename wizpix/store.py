@@ -17,6 +17,7 @@ from bentoml.exceptions import NotFound
 
 from .catalog import ModelSpec
 from .fetch import FetchError, digest_file, fetch_model
+from .roles import Role
 
 log = logging.getLogger("wizpix.store")
 
@@ -36,29 +37,32 @@ class Weights:
     source: str  # provenance for /health; never a local path
 
 
-def import_to_store(spec: ModelSpec, path: Path, sha256: str, source: str) -> tuple[str, bool]:
-    """Import a verified file as ``name:sha256-prefix``; returns (tag, created)."""
-    tag = f"{spec.name}:{sha256[:20]}"
+def import_to_store(name: str, spec: ModelSpec, path: Path, sha256: str, source: str) -> tuple[str, bool]:
+    """Import a verified file as ``name:sha256-prefix``; returns (tag, created).
+
+    ``name`` is the model's own for catalogue weights, ``<family>-custom`` for a user's file;
+    the family's recipe travels in the metadata either way."""
+    tag = f"{name}:{sha256[:20]}"
     try:
         return str(bentoml.models.get(tag).tag), False
     except NotFound:
         pass
-    metadata = {**spec.metadata(), "source": source, "sha256": sha256, "file": spec.file}
-    with bentoml.models.create(
-        tag, labels={"project": "wizpix", "role": spec.role}, metadata=metadata
-    ) as model:
-        shutil.copyfile(path, Path(model.path) / str(spec.file))
+    file = spec.file or f"{spec.name}.onnx"
+    metadata = {**spec.metadata(), "family": spec.name, "source": source, "sha256": sha256, "file": file}
+    labels = {"project": "wizpix", "family": spec.name}
+    with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
+        shutil.copyfile(path, Path(model.path) / file)
     log.info("imported %s into the BentoML model store", tag)
     return tag, True
 
 
-def _from_store(spec: ModelSpec) -> Weights | None:
+def _from_store(tag: str) -> Weights | None:
     try:
-        model = bentoml.models.get(f"{spec.name}:latest")
+        model = bentoml.models.get(tag)
     except NotFound:
         return None
     meta = model.info.metadata
-    path = Path(model.path) / str(meta.get("file", spec.file))
+    path = Path(model.path) / str(meta.get("file"))
     expected = str(meta.get("sha256", ""))
     if not path.is_file():
         raise WeightsCorrupt(f"store entry {model.tag} has no weights file")
@@ -70,9 +74,26 @@ def _from_store(spec: ModelSpec) -> Weights | None:
     return Weights(path, actual, f"bentoml store {model.tag} (from {meta.get('source', '?')})")
 
 
-def resolve_weights(spec: ModelSpec, model_dir: Path, allow_remote: bool) -> Weights:
-    """Find verified weights: the store, then MODEL_DIR, then (only if allowed) the sources."""
-    if (stored := _from_store(spec)) is not None:
+def import_user_file(role: Role) -> tuple[str, bool]:
+    """A user's own weights (``<ROLE>_MODEL_PATH``) into the store, checksummed."""
+    path = role.model_path
+    assert path is not None and role.store_name is not None
+    if not path.is_file():
+        raise WeightsMissing(f"{role.path_variable}: no file {path.name} there")
+    sha256 = digest_file(path).sha256
+    return import_to_store(role.store_name, role.model, path, sha256, f"local file {path.name}")
+
+
+def resolve_weights(role: Role, model_dir: Path, allow_remote: bool) -> Weights:
+    """Find verified weights: the store, then MODEL_DIR, then (only if allowed) the sources.
+    A user's own file is imported (once per checksum) and served from the store."""
+    if role.model_path is not None:
+        tag, _ = import_user_file(role)
+        weights = _from_store(tag)
+        assert weights is not None
+        return weights
+    spec = role.model
+    if (stored := _from_store(f"{spec.name}:latest")) is not None:
         return stored
     try:
         # With no sources, fetch_model accepts only a verified file already in MODEL_DIR.
@@ -82,8 +103,8 @@ def resolve_weights(spec: ModelSpec, model_dir: Path, allow_remote: bool) -> Wei
             raise WeightsMissing(str(error)) from None
         raise WeightsMissing(
             f"weights for {spec.name} are not in the BentoML store or MODEL_DIR and "
-            f"ALLOW_REMOTE_DOWNLOAD=false; run: python scripts/fetch_models.py --model {spec.name}"
+            f"ALLOW_REMOTE_DOWNLOAD=false; run: {role.fetch_hint()}"
         ) from None
     if fetched.downloaded:
-        import_to_store(spec, fetched.path, fetched.sha256, fetched.source)
+        import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source)
     return Weights(fetched.path, fetched.sha256, f"MODEL_DIR ({fetched.source})")

@@ -10,17 +10,21 @@ import numpy as np
 import pytest
 
 from wizpix.catalog import load_catalog
+from wizpix.enums import RoleName
 from wizpix.models import MockMaskModel
 from wizpix.slot import ModelSlot, ModelUnavailable
+from wizpix.roles import build_roles
+from wizpix.settings import Settings
 from wizpix.store import Weights, WeightsMissing
 
 MOCK = load_catalog().require("mock")
+MOCK_ROLE = build_roles(Settings(fast_model_name="mock", pro_model_name="mock"), load_catalog())[RoleName.PRO]
 WEIGHTS = Weights(Path("/secret/dir/model.onnx"), "ab" * 32, "test source")
 
 
-def slot(resolve=lambda: WEIGHTS, build=lambda w: MockMaskModel(MOCK), **kw) -> ModelSlot:
+def slot(resolve=lambda: WEIGHTS, build=lambda w: MockMaskModel(MOCK_ROLE), **kw) -> ModelSlot:
     options = {"warmup_on_startup": False, "warmup_blocking": False, **kw}
-    return ModelSlot("pro", "test", resolve, build, **options)
+    return ModelSlot(RoleName.PRO, "test", resolve, build, **options)
 
 
 def batch(n: int = 2) -> np.ndarray:
@@ -68,7 +72,7 @@ def test_warmup_runs_in_the_background_and_blocks_readiness_only_when_asked() ->
 
     def slow_build(_: Weights) -> MockMaskModel:
         gate.wait(10)
-        return MockMaskModel(MOCK)
+        return MockMaskModel(MOCK_ROLE)
 
     blocking = slot(build=slow_build, warmup_on_startup=True, warmup_blocking=True)
     relaxed = slot(build=slow_build, warmup_on_startup=True, warmup_blocking=False)
@@ -87,7 +91,7 @@ def test_a_model_returning_the_wrong_batch_length_is_caught() -> None:
         def predict(self, images: np.ndarray) -> np.ndarray:
             return super().predict(images)[:1]
 
-    s = slot(build=lambda w: Lossy(MOCK))
+    s = slot(build=lambda w: Lossy(MOCK_ROLE))
     with pytest.raises(RuntimeError, match="1 masks for 2 images"):
         s.predict(batch(2))
 

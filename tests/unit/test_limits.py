@@ -1,17 +1,14 @@
-"""Upload size, image size and the API key: in process, then on a real `bentoml serve`."""
+"""Upload size, image size and the API key, in process (tests/server has the real server)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import File, UploadFile
-from PIL import Image
 
-from tests.conftest import Server, mock_server_ok
 from wizpix.api import create_app
 
 
@@ -71,33 +68,6 @@ def test_api_key_bearer_or_header(headers: dict[str, str], status: int) -> None:
     assert response.status_code == status
     if status == 401:
         assert response.json()["error"]["code"] == "unauthorized" and response.headers["www-authenticate"]
-
-
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"API_KEY": "s3cret", "MAX_UPLOAD_MB": "1", "MAX_IMAGE_PIXELS": "1000000"}
-    with mock_server_ok(tmp_path_factory.mktemp("guarded"), **env) as server:
-        yield server
-
-
-def _png(size: tuple[int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 200, 200)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@pytest.mark.server
-def test_limits_and_key_on_a_real_server(guarded: Server, disc_png: bytes) -> None:
-    key = {"X-API-Key": "s3cret"}
-    with guarded.client() as client:
-        assert client.post("/remove-bg", files={"file": ("d.png", disc_png)}).status_code == 401
-        assert client.post("/remove-bg", files={"file": ("d.png", disc_png)}, headers=key).status_code == 200
-        big = client.post("/remove-bg", files={"file": ("big", b"\0" * (2 * 2**20))}, headers=key)
-        huge = client.post("/remove-bg", files={"file": ("h.png", _png((2000, 1000)))}, headers=key)
-        health = client.get("/health")
-    assert big.status_code == 413 and big.json()["error"]["code"] == "upload_too_large"
-    assert huge.status_code == 413 and huge.json()["error"]["code"] == "image_too_large"
-    assert health.status_code == 200 and "s3cret" not in health.text
 
 
 def test_the_key_is_checked_before_the_body_is_read() -> None:

@@ -57,10 +57,13 @@ def test_pipeline_model_dir_is_an_alias(monkeypatch: pytest.MonkeyPatch, tmp_pat
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("PRO_MODEL_NAME", "sam", "'birefnet-portrait'"),
+        ("PRO_MODEL_NAME", "sam", "allowed: birefnet-cod, birefnet-dis"),
+        ("PRO_MODEL_NAME", "u2netp", "not a pro model"),
+        ("FAST_MODEL_NAME", "isnet-general-use", "allowed: mock, silueta, u2net, u2net_human_seg, u2netp"),
         ("AUTO_FALLBACK_FAST", "maybe", "allowed: true, false"),
         ("WARMUP_BLOCKING", "2", "allowed: true, false"),
-        ("FAST_MODEL_NAME", "../etc/passwd", "rembg model name"),
+        ("FAST_MODEL_NAME", "../etc/passwd", "not a fast model"),
+        ("PRO_MODEL_PATH", "weights.bin", "an .onnx file"),
     ],
 )
 def test_invalid_values_name_the_variable_and_allowed_values(
@@ -88,7 +91,9 @@ def test_catalogue_declares_sources_checksums_and_recipes() -> None:
 def test_catalogue_rejects_a_source_without_checksum() -> None:
     text = """
 [models.x]
-role = "pro"
+kind = "onnx"
+roles = ["pro"]
+recipe = "x"
 title = "x"
 licence = "x"
 file = "x.onnx"

@@ -15,14 +15,16 @@ from anyio import to_thread
 
 from tests.conftest import alpha_of
 from wizpix.catalog import load_catalog
+from wizpix.enums import RoleName
 from wizpix.errors import Unavailable
 from wizpix.frontend import Cutter
 from wizpix.loading import build_slot
+from wizpix.roles import Role, build_roles
 from wizpix.settings import Settings
 
 
 class InProcess:
-    def __init__(self, settings: Settings, role: str) -> None:
+    def __init__(self, settings: Settings, role: Role) -> None:
         self.slot = build_slot(role, settings)
         self.slot.start()
 
@@ -51,10 +53,15 @@ class WarmingUp(InProcess):
         return {**self.slot.status(), "state": "loading", "warmup": "running"}
 
 
+def in_process(settings: Settings, pro_kind: type = InProcess) -> Cutter:
+    roles = build_roles(settings, load_catalog())
+    pro = pro_kind() if pro_kind is Dead else pro_kind(settings, roles[RoleName.PRO])
+    return Cutter(settings, roles, {RoleName.FAST: InProcess(settings, roles[RoleName.FAST]), RoleName.PRO: pro})
+
+
 def cutter(pro_kind: type = InProcess, **overrides: Any) -> Cutter:
     settings = Settings(fast_model_name="mock", pro_model_name="mock", warmup_on_startup=False, **overrides)
-    pro = pro_kind() if pro_kind is Dead else pro_kind(settings, "pro")
-    return Cutter(settings, load_catalog(), {"fast": InProcess(settings, "fast"), "pro": pro})
+    return in_process(settings, pro_kind)
 
 
 def run(cut: Cutter, data: bytes, quality: str = "pro"):
@@ -100,9 +107,6 @@ def test_a_missing_fast_model_is_a_503_not_a_crash(disc_png: bytes, tmp_path) ->
     settings = Settings(
         fast_model_name="u2net", pro_model_name="mock", warmup_on_startup=False, model_dir=tmp_path
     )
-    cut = Cutter(
-        settings, load_catalog(), {"fast": InProcess(settings, "fast"), "pro": InProcess(settings, "pro")}
-    )
     with pytest.raises(Unavailable) as caught:
-        asyncio.run(cut.remove_background(disc_png, "fast"))
+        asyncio.run(in_process(settings).remove_background(disc_png, RoleName.FAST))
     assert caught.value.code == "fast_unavailable" and "missing" in caught.value.message

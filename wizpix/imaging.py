@@ -132,7 +132,7 @@ def activate(raw: np.ndarray, post: Postprocess) -> np.ndarray:
     x = raw.astype(np.float32)
     if post.activation == "sigmoid":
         x = 1.0 / (1.0 + np.exp(-x))
-    elif post.activation == "minmax":
+    if post.stretch:
         lo = x.reshape(len(x), -1).min(axis=1).reshape(-1, 1, 1)
         hi = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1)
         x = (x - lo) / np.maximum(hi - lo, 1e-6)

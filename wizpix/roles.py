@@ -58,7 +58,7 @@ class Role:
         """The command that gets this role its weights."""
         if self.model_path:
             return f"check {self.path_variable}={self.model_path}"
-        return f"make models, or: .venv/bin/python scripts/fetch_models.py --model {self.model.name}"
+        return f"make models (or: scripts/fetch_models.py --model {self.model.name})"
 
 
 def build_roles(settings: Settings, catalog: Catalog) -> dict[RoleName, Role]:

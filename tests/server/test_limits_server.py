@@ -36,5 +36,3 @@ def test_limits_and_key_on_a_real_server(guarded: Server, disc_png: bytes) -> No
     assert big.status_code == 413 and big.json()["error"]["code"] == "upload_too_large"
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "image_too_large"
     assert health.status_code == 200 and "s3cret" not in health.text
-
-

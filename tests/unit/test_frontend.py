@@ -56,7 +56,9 @@ class WarmingUp(InProcess):
 def in_process(settings: Settings, pro_kind: type = InProcess) -> Cutter:
     roles = build_roles(settings, load_catalog())
     pro = pro_kind() if pro_kind is Dead else pro_kind(settings, roles[RoleName.PRO])
-    return Cutter(settings, roles, {RoleName.FAST: InProcess(settings, roles[RoleName.FAST]), RoleName.PRO: pro})
+    return Cutter(
+        settings, roles, {RoleName.FAST: InProcess(settings, roles[RoleName.FAST]), RoleName.PRO: pro}
+    )
 
 
 def cutter(pro_kind: type = InProcess, **overrides: Any) -> Cutter:

@@ -105,9 +105,11 @@ def test_activations() -> None:
     raw = np.array([[[-2.0, 0.0], [2.0, 4.0]], [[1.0, 1.5], [2.0, 3.0]]], np.float32)
     sig = activate(raw, Postprocess(activation="sigmoid"))
     assert sig[0, 0, 1] == pytest.approx(0.5)
-    stretched = activate(raw, Postprocess(activation="minmax"))
+    stretched = activate(raw, Postprocess(activation="none", stretch=True))
     assert stretched.reshape(2, -1).min(axis=1).tolist() == [0, 0]
     assert stretched.reshape(2, -1).max(axis=1).tolist() == [1, 1]
+    both = activate(raw, Postprocess(activation="sigmoid", stretch=True))
+    assert both[0, 0, 1] == pytest.approx((0.5 - sig[0].min()) / (sig[0].max() - sig[0].min()))
     clipped = activate(raw, Postprocess(activation="none"))
     assert clipped.min() == 0 and clipped.max() == 1
     assert to_uint8(np.array([0.0, 0.5, 1.0])).tolist() == [0, 128, 255]

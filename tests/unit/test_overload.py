@@ -120,4 +120,3 @@ def test_other_runner_errors_are_not_disguised_as_load() -> None:
 
     with pytest.raises(BentoMLException):
         asyncio.run(RemoteRunner(_Shedding(500)).predict(np.zeros((1, 4, 4, 3), np.uint8)))
-

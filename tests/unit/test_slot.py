@@ -12,9 +12,9 @@ import pytest
 from wizpix.catalog import load_catalog
 from wizpix.enums import RoleName
 from wizpix.models import MockMaskModel
-from wizpix.slot import ModelSlot, ModelUnavailable
 from wizpix.roles import build_roles
 from wizpix.settings import Settings
+from wizpix.slot import ModelSlot, ModelUnavailable
 from wizpix.store import Weights, WeightsMissing
 
 MOCK = load_catalog().require("mock")

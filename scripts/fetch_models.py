@@ -38,7 +38,8 @@ def _list(catalog: Catalog) -> None:
         aliases = f" (also: {', '.join(spec.aliases)})" if spec.aliases else ""
         print(f"{spec.name}{aliases}")
         print(f"    {spec.title}")
-        print(f"    roles: {', '.join(spec.roles)} · kind: {spec.kind} · {size} · input {spec.preprocess.size}²")
+        roles = ", ".join(spec.roles)
+        print(f"    roles: {roles} · kind: {spec.kind} · {size} · input {spec.preprocess.size}²")
         flag = f"{NON_COMMERCIAL}: " if not spec.commercial_use else ""
         print(f"    licence: {flag}{spec.licence}")
         print(f"    recipe: {spec.recipe}")
@@ -135,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (_import_own(role) if role.model_path else _fetch(role.model, settings)):
             missing.append(role.name)
     for role in missing:
-        message = f"the {role} model cannot be had: the service will start degraded; {_consequence(role, settings)}"
-        print(f"{'WARNING' if args.allow_missing else 'ERROR'} {message}", file=sys.stderr)
+        level = "WARNING" if args.allow_missing else "ERROR"
+        consequence = _consequence(role, settings)
+        print(f"{level} the {role} model cannot be had: the service will start degraded; {consequence}", file=sys.stderr)
     return 1 if missing and not args.allow_missing else 0
 
 

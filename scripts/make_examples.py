@@ -19,9 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from wizpix.catalog import load_catalog  # noqa: E402
+from wizpix.enums import RoleName  # noqa: E402
 from wizpix.imaging import decode_image, model_input, resize_mask  # noqa: E402
-from wizpix.models import OnnxMaskModel  # noqa: E402
+from wizpix.loading import build_model  # noqa: E402
 from wizpix.output import OutputOptions, render  # noqa: E402
+from wizpix.roles import build_roles  # noqa: E402
+from wizpix.settings import Settings  # noqa: E402
+from wizpix.store import Weights  # noqa: E402
 
 OUT = ROOT / "docs" / "examples"
 
@@ -59,8 +63,9 @@ def main() -> int:
     from skimage import data
 
     OUT.mkdir(parents=True, exist_ok=True)
-    spec = load_catalog().require("isnet-general-use")
-    model = OnnxMaskModel(spec, ROOT / "models" / "isnet-general-use.onnx", threads=2)
+    role = build_roles(Settings(pro_model_name="isnet-general-use"), load_catalog())[RoleName.PRO]
+    spec = role.model
+    model = build_model(role, Weights(ROOT / "models" / str(spec.file), "", "the project's MODEL_DIR"))
     buffer = io.BytesIO()
     Image.fromarray(data.astronaut()).save(buffer, format="JPEG", quality=92)
     upload = buffer.getvalue()

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,34 +19,58 @@ from tests.conftest import BENTOML, ROOT, Server, bentoml_serve
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 
 
-@pytest.fixture(scope="module")
-def bento_tag() -> Iterator[str]:
-    built = subprocess.run(
+# BentoML's own store, as a plain `bentoml` command in a shell finds it
+HOME = Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")
+
+
+@contextmanager
+def built(**env: str) -> Iterator[str]:
+    """`bentoml build` in the project folder with nothing exported but ``env``."""
+    environment = {k: v for k, v in os.environ.items() if not k.endswith(("_MODEL_NAME", "_MODEL_PATH"))}
+    result = subprocess.run(
         [str(BENTOML), "build", "--output", "tag"],
         cwd=ROOT,
+        env={**environment, **env},
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    tag = re.search(r"__tag__:(\S+)", built.stdout).group(1)
-    yield tag
-    subprocess.run([str(BENTOML), "delete", tag, "-y"], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    tag = re.search(r"__tag__:(\S+)", result.stdout).group(1)
+    try:
+        yield tag
+    finally:
+        subprocess.run([str(BENTOML), "delete", tag, "-y"], capture_output=True, timeout=120)
+
+
+def packed_models(tag: str) -> set[str]:
+    info = subprocess.run(
+        [str(BENTOML), "get", tag, "-o", "json"], capture_output=True, text=True, timeout=60
+    )
+    assert info.returncode == 0, info.stderr
+    return {model["tag"].split(":")[0] for model in json.loads(info.stdout)["models"]}
+
+
+@pytest.fixture(scope="module")
+def bento_tag() -> Iterator[str]:
+    with built() as tag:
+        yield tag
 
 
 def test_the_bento_packs_code_page_and_both_models_and_nothing_else(bento_tag: str) -> None:
-    info = subprocess.run(
-        [str(BENTOML), "get", bento_tag, "-o", "json"], capture_output=True, text=True, timeout=60
-    )
-    assert info.returncode == 0, info.stderr
-    models = {model["tag"].split(":")[0] for model in json.loads(info.stdout)["models"]}
-    assert models == {"u2netp", "isnet-general-use"}
-    home = Path(os.environ["BENTOML_HOME"]) / "bentos" / bento_tag.replace(":", "/")
+    assert packed_models(bento_tag) == {"u2netp", "isnet-general-use"}
+    home = HOME / "bentos" / bento_tag.replace(":", "/")
     files = {str(path.relative_to(home / "src")) for path in (home / "src").rglob("*") if path.is_file()}
     assert {"service.py", "wizpix/ui/index.html", "models/manifest.toml"} <= files
     assert not any(
         name.startswith((".venv", "tests", ".bentoml")) or name.endswith(".onnx") for name in files
     )
+
+
+def test_the_bento_packs_the_configured_models() -> None:
+    """The models the settings name, not a list written in bentofile.yaml."""
+    with built(FAST_MODEL_NAME="mock") as tag:
+        assert packed_models(tag) == {"isnet-general-use"}
 
 
 def test_the_built_bento_serves_a_cutout(bento_tag: str, tmp_path: Path, astronaut: bytes) -> None:

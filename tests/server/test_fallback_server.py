@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.test_http_mock import run_probe
 
 from tests.conftest import Server, alpha_of, bentoml_serve
+from tests.server.test_http_mock import run_probe
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 

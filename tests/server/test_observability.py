@@ -40,6 +40,30 @@ def sample(metrics: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def series(metrics: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Every series of one metric: labels → value."""
+    found = {}
+    for line in metrics.splitlines():
+        if line.startswith(name + "{"):
+            labels = tuple(sorted(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0])))
+            found[labels] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_known_series_exist_at_zero_before_any_request(server: Server) -> None:
+    """So that an alert on fallbacks or on pro traffic can be written before it happens."""
+    with server.client() as client:
+        metrics = client.get("/metrics").text
+    fallbacks = {
+        dict(labels)["reason"]: value for labels, value in series(metrics, "wizpix_fallbacks_total").items()
+    }
+    assert fallbacks == {"loading": 0, "missing": 0, "failed": 0, "unreachable": 0, "error": 0}
+    requests = series(metrics, "wizpix_requests_total")
+    for asked in ("fast", "pro"):
+        for served in ("fast", "pro"):
+            assert requests[(("asked", asked), ("served", served), ("status", "200"))] == 0
+
+
 def test_metrics_count_requests_fallbacks_errors_sizes_inference_and_batches(
     server: Server, disc_png: bytes
 ) -> None:

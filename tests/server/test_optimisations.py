@@ -5,7 +5,6 @@ its colours are identical. Real u2netp and ISNet weights, in process."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,10 +12,14 @@ from PIL import Image
 
 from tests.conftest import ROOT, jpeg_bytes
 from wizpix.catalog import load_catalog
-from wizpix.frontend import ModelInput, render_result
+from wizpix.enums import RoleName
+from wizpix.frontend import render_result
 from wizpix.imaging import decode_image, model_input, resize_mask
-from wizpix.models import OnnxMaskModel, RembgMaskModel
+from wizpix.loading import build_model
 from wizpix.output import OutputOptions
+from wizpix.roles import build_roles
+from wizpix.settings import Settings
+from wizpix.store import Weights
 
 pytestmark = pytest.mark.weights
 
@@ -42,22 +45,17 @@ def photo_12mp() -> bytes:
 def test_optimised_alpha_within_one_level_of_the_unoptimised_pipeline(
     photo_12mp: bytes, quality: str
 ) -> None:
-    catalog = load_catalog()
-    if quality == "fast":
-        model = RembgMaskModel("u2netp", Path(ROOT / "models/u2netp.onnx"), threads=2, size_hint=320)
-        resample = "lanczos"
-    else:
-        spec = catalog.require("isnet-general-use")
-        model = OnnxMaskModel(spec, ROOT / "models/isnet-general-use.onnx", threads=2)
-        resample = spec.preprocess.resample
+    role = build_roles(Settings(inference_threads=2), load_catalog())[RoleName(quality)]
+    model = build_model(role, Weights(ROOT / "models" / str(role.model.file), "", "test"))
+    pre = role.model.preprocess
+    size, resample = pre.size, pre.resample
     image = decode_image(photo_12mp)
-    size = model.input_size
 
     exact_mask = model.predict(model_input(image, size, resample, reducing_gap=None)[None])[0]
     reference = np.asarray(Image.open(io.BytesIO(unoptimised_png(image, exact_mask, resample))))
 
     fast_mask = model.predict(model_input(image, size, resample)[None])[0]
-    rendered = render_result(image, fast_mask, ModelInput(size, resample), OutputOptions())
+    rendered = render_result(image, fast_mask, pre, OutputOptions())
     optimised = np.asarray(Image.open(io.BytesIO(rendered.data)))
 
     assert optimised.shape == reference.shape == (3024, 4032, 4)

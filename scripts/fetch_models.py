@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     for role in missing:
         level = "WARNING" if args.allow_missing else "ERROR"
         consequence = _consequence(role, settings)
-        print(f"{level} the {role} model cannot be had: the service will start degraded; {consequence}", file=sys.stderr)
+        message = f"the {role} model cannot be had: the service will start degraded; {consequence}"
+        print(f"{level} {message}", file=sys.stderr)
     return 1 if missing and not args.allow_missing else 0
 
 

@@ -21,6 +21,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+# BentoML's own model store, where `make test-models` put the weights, as a plain
+# `bentoml` command finds it
+BENTOML_STORE = Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")
 BENTOML = Path(sys.executable).with_name("bentoml")
 
 

@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BENTOML, ROOT, Server, bentoml_serve
+from tests.conftest import BENTOML, BENTOML_STORE, ROOT, Server, bentoml_serve
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
-
-
-# BentoML's own store, as a plain `bentoml` command in a shell finds it
-HOME = Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")
 
 
 @contextmanager
@@ -48,7 +44,10 @@ def packed_models(tag: str) -> set[str]:
         [str(BENTOML), "get", tag, "-o", "json"], capture_output=True, text=True, timeout=60
     )
     assert info.returncode == 0, info.stderr
-    return {model["tag"].split(":")[0] for model in json.loads(info.stdout)["models"]}
+    bento = json.loads(info.stdout)
+    # BentoML 1.4 records each service's models; export and containerize copy them in
+    declared = bento["models"] + [model for service in bento["services"] for model in service["models"]]
+    return {model["tag"].split(":")[0] for model in declared}
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +58,7 @@ def bento_tag() -> Iterator[str]:
 
 def test_the_bento_packs_code_page_and_both_models_and_nothing_else(bento_tag: str) -> None:
     assert packed_models(bento_tag) == {"u2netp", "isnet-general-use"}
-    home = HOME / "bentos" / bento_tag.replace(":", "/")
+    home = BENTOML_STORE / "bentos" / bento_tag.replace(":", "/")
     files = {str(path.relative_to(home / "src")) for path in (home / "src").rglob("*") if path.is_file()}
     assert {"service.py", "wizpix/ui/index.html", "models/manifest.toml"} <= files
     assert not any(

@@ -19,7 +19,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import Server, bentoml_serve, mock_server_ok
+from tests.conftest import BENTOML_STORE, Server, bentoml_serve, mock_server_ok
 
 pytestmark = pytest.mark.server
 
@@ -75,7 +75,10 @@ def test_killed_pro_runner_falls_back_then_recovers(server: Server, disc_png: by
     assert pro_worker(server).pid != victim.pid  # restarted by BentoML's supervisor
     if server.auto_fallback:  # type: ignore[attr-defined]
         assert answers and all(status == 200 for status, _, _ in answers), {a[0] for a in answers}
-        assert any(q == "fast" and reason == "pro runner is unreachable" for _, q, reason in answers)
+        # dead, then restarted and warming up: which a request meets depends on timing
+        reasons = {reason for _, q, reason in answers if q == "fast"}
+        outage = {"pro runner is unreachable", "pro inference failed", "pro model is warming up"}
+        assert reasons and reasons <= outage, reasons
     else:  # while pro is down: 503 with a JSON reason, never fast, never a 500
         assert {status for status, _, _ in answers} <= {200, 503}, {a[0] for a in answers}
         assert any(status == 503 and "pro_unavailable" in text for status, _, text in answers)
@@ -90,7 +93,7 @@ def test_a_corrupt_pro_model_in_the_store_is_refused_and_the_service_runs_degrad
 ) -> None:
     """A copy of the real ISNet store entry, damaged after import, in a store of its own."""
     store = tmp_path / "bentoml"
-    source = Path(os.environ["BENTOML_HOME"]) / "models" / "isnet-general-use"
+    source = BENTOML_STORE / "models" / "isnet-general-use"
     shutil.copytree(source, store / "models" / "isnet-general-use")
     (weights,) = (store / "models" / "isnet-general-use").glob("*/*.onnx")
     data = bytearray(weights.read_bytes())

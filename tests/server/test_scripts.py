@@ -33,11 +33,19 @@ def test_fetch_reports_every_source_tried_and_exits_non_zero() -> None:
     assert result.returncode == 1
     assert "could not fetch model 'birefnet-portrait'" in result.stderr
     assert "BiRefNet-portrait-epoch_150.onnx: unreachable" in result.stderr
+    assert (
+        "to fix: on a machine that reaches a source, download BiRefNet-portrait-epoch_150.onnx"
+        in result.stderr
+    )
 
 
 def test_fetch_lists_the_catalogue_and_refuses_unknown_names() -> None:
     listing = fetch("--list")
-    assert listing.returncode == 0 and "isnet-general-use" in listing.stdout and "licence" in listing.stdout
+    assert listing.returncode == 0 and "isnet-general-use (also: inspyrenet, isnet)" in listing.stdout
+    families = [line for line in listing.stdout.splitlines() if line and not line.startswith(" ")]
+    assert len(families) == 16  # every rembg family, BRIA RMBG 1.4 and the mock
+    assert listing.stdout.count("licence: NON-COMMERCIAL") == 2  # both BRIA models
+    assert "recipe: BiRefNet reference inference" in listing.stdout
     assert fetch("--model", "nonexistent").returncode == 1
 
 
@@ -53,4 +61,4 @@ def test_an_invalid_setting_stops_bentoml_serve_naming_the_variable() -> None:
     )
     assert result.returncode != 0
     assert "PRO_MODEL_NAME='sam' is invalid" in result.stderr + result.stdout
-    assert "'birefnet-portrait'" in result.stderr + result.stdout
+    assert "not a pro model of the catalogue (allowed: birefnet-cod" in result.stderr + result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import bentoml
 from bentoml.exceptions import NotFound
 
 from .catalog import ModelSpec
+from .convert import widen_fp16
 from .fetch import FetchError, digest_file, fetch_model
 from .roles import Role
 
@@ -37,22 +39,45 @@ class Weights:
     source: str  # provenance for /health; never a local path
 
 
+# Bumped when what an import writes changes: an older entry is imported again.
+# 2: fp16 weights widened to fp32 (wizpix/convert.py).
+IMPORT_VERSION = 2
+
+
 def import_to_store(name: str, spec: ModelSpec, path: Path, sha256: str, source: str) -> tuple[str, bool]:
     """Import a verified file as ``name:sha256-prefix``; returns (tag, created).
 
     ``name`` is the model's own for catalogue weights, ``<family>-custom`` for a user's file;
-    the family's recipe travels in the metadata either way."""
+    the family's recipe travels in the metadata either way. The tag keeps the published
+    file's checksum; the metadata's ``sha256`` is the stored file's, which a runner checks."""
     tag = f"{name}:{sha256[:20]}"
     try:
-        return str(bentoml.models.get(tag).tag), False
+        existing = bentoml.models.get(tag)
+        if existing.info.metadata.get("import_version") == IMPORT_VERSION:
+            return str(existing.tag), False
+        log.info("re-importing %s (imported by an older WizPix)", tag)
+        bentoml.models.delete(tag)
     except NotFound:
         pass
     file = spec.file or f"{spec.name}.onnx"
-    metadata = {**spec.metadata(), "family": spec.name, "source": source, "sha256": sha256, "file": file}
-    labels = {"project": "wizpix", "family": spec.name}
-    with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
-        shutil.copyfile(path, Path(model.path) / file)
-    log.info("imported %s into the BentoML model store", tag)
+    with tempfile.TemporaryDirectory(prefix="wizpix-import-") as scratch:
+        widened = widen_fp16(path, Path(scratch) / file)
+        stored = Path(scratch) / file if widened.changed else path
+        conversion = widened.describe() if widened.changed else None
+        metadata = {
+            **spec.metadata(),
+            "family": spec.name,
+            "source": f"{source}; {conversion}" if conversion else source,
+            "source_sha256": sha256,
+            "sha256": digest_file(stored).sha256,
+            "conversion": conversion or "none",
+            "file": file,
+            "import_version": IMPORT_VERSION,
+        }
+        labels = {"project": "wizpix", "family": spec.name}
+        with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
+            shutil.copyfile(stored, Path(model.path) / file)
+    log.info("imported %s into the BentoML model store%s", tag, f" ({conversion})" if conversion else "")
     return tag, True
 
 
@@ -105,6 +130,8 @@ def resolve_weights(role: Role, model_dir: Path, allow_remote: bool) -> Weights:
             f"weights for {spec.name} are not in the BentoML store or MODEL_DIR and "
             f"ALLOW_REMOTE_DOWNLOAD=false; run: {role.fetch_hint()}"
         ) from None
-    if fetched.downloaded:
-        import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source)
-    return Weights(fetched.path, fetched.sha256, f"MODEL_DIR ({fetched.source})")
+    # through the store, so what runs is what an import writes (fp32, checked)
+    tag, _ = import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source)
+    weights = _from_store(tag)
+    assert weights is not None
+    return weights

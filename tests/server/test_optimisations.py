@@ -63,3 +63,22 @@ def test_optimised_alpha_within_one_level_of_the_unoptimised_pipeline(
     assert (optimised[visible][:, :3] == reference[visible][:, :3]).all()
     difference = np.abs(optimised[..., 3].astype(int) - reference[..., 3].astype(int)).mean()
     assert difference <= 1.0, f"mean alpha difference {difference:.3f} levels"
+
+
+def test_the_pro_graph_widened_to_fp32_at_import_gives_the_same_masks() -> None:
+    """What the store holds (fp32) against the file as published (fp16 weights): within one
+    level of 255 on real photographs."""
+    from skimage import data
+
+    from wizpix.store import resolve_weights
+
+    role = build_roles(Settings(inference_threads=2), load_catalog())[RoleName.PRO]
+    stored = resolve_weights(role, ROOT / "models", allow_remote=False)
+    assert "fp16 widened to fp32 at import" in stored.source
+    published = build_model(role, Weights(ROOT / "models" / str(role.model.file), "", "as published"))
+    widened = build_model(role, stored)
+    pre = role.model.preprocess
+    for photo in (data.astronaut(), data.chelsea(), data.coffee()):
+        batch = model_input(Image.fromarray(photo), pre.size, pre.resample)[None]
+        difference = np.abs(published.predict(batch).astype(int) - widened.predict(batch).astype(int))
+        assert difference.max() <= 1, difference.max()

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
     except WeightsMissing as error:
         print("MISSING", "fetch_models.py --model unit-model" in str(error))
     (work / "unit.onnx").write_bytes(data)
-    print("FROM_MODEL_DIR", resolve_weights(role, work, allow_remote=False).source.startswith("MODEL_DIR"))
+    print("FROM_MODEL_DIR", resolve_weights(role, work, allow_remote=False).source)
     tag, created = import_to_store("unit-model", spec, work / "unit.onnx", sha, "a test")
     print("IMPORTED", tag, created, import_to_store("unit-model", spec, work / "unit.onnx", sha, "a test")[1])
     weights = resolve_weights(role, work / "empty", allow_remote=False)
@@ -68,11 +68,12 @@ def test_store_import_is_idempotent_and_loading_verifies_checksums(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
     assert lines["MISSING"] == "True"
-    assert lines["FROM_MODEL_DIR"] == "True"
-    assert lines["IMPORTED"].startswith("unit-model:") and lines["IMPORTED"].endswith("True False")
+    # a verified file in MODEL_DIR is imported, and served from the store
+    assert lines["FROM_MODEL_DIR"].startswith("bentoml store unit-model:")
+    assert lines["IMPORTED"].startswith("unit-model:") and lines["IMPORTED"].endswith("False False")
     assert (
         lines["FROM_STORE"].startswith("True bentoml store unit-model:")
-        and "(from a test)" in lines["FROM_STORE"]
+        and "(from verified copy of pip wheel" in lines["FROM_STORE"]
     )
     assert lines["CORRUPT"] == "True"
     # a user's own file: refused by name when absent, imported as <family>-custom when present

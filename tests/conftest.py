@@ -88,6 +88,43 @@ class Server:
         )
 
 
+def spawn(command: list[str], log: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
+    """A server process of its own session (so ``stop`` ends its children too), output to ``log``."""
+    environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    with log.open("w") as out:
+        return subprocess.Popen(
+            command, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run_python(script: str, *args: str, **env: str | None) -> str:
+    """``script`` in a fresh interpreter (settings and libraries read at import start anew);
+    its standard output. A variable given as None is unset."""
+    merged = {**os.environ, "BENTOML_DO_NOT_TRACK": "true", **env}
+    environment = {name: value for name, value in merged.items() if value is not None}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 @contextmanager
 def bentoml_serve(
     tmp_path: Path, target: str = "service:WizPix", cwd: Path = ROOT, **env: str
@@ -96,27 +133,13 @@ def bentoml_serve(
     environment variables."""
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
-    environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"],
-            cwd=cwd,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log)
+    command = [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"]
+    server = Server(f"http://127.0.0.1:{port}", spawn(command, log, cwd, **env), log)
     try:
         server.wait_for(lambda body: "status" in body, timeout=90, what="/health to answer")
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(server.process)
 
 
 @contextmanager

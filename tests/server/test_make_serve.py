@@ -3,10 +3,6 @@ starts degraded and the fallback rules apply, instead of make stopping at the fe
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import Server, free_port, spawn, stop
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 
@@ -23,40 +19,16 @@ pytestmark = [pytest.mark.server, pytest.mark.weights]
 def make_serve(tmp_path: Path, **env: str) -> Iterator[tuple[str, Path]]:
     port = free_port()
     log = tmp_path / f"make-serve-{port}.log"
-    environment = {**os.environ, **env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            ["make", "serve"],
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = Server(f"http://127.0.0.1:{port}", spawn(["make", "serve"], log, PORT=str(port), **env), log)
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (
-                f"make serve exited {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
-            try:
-                body = httpx.get(f"{url}/health", timeout=10).json()
-                if all(m["warmup"] in ("done", "failed") for m in body["models"].values()):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise AssertionError(f"make serve never answered /health:\n{log.read_text()[-3000:]}")
-        yield url, log
+        server.wait_for(
+            lambda body: all(m["warmup"] in ("done", "failed") for m in body["models"].values()),
+            timeout=240,
+            what="make serve to answer /health with both warmups over",
+        )
+        yield server.url, log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(server.process)
 
 
 def test_an_unreachable_pro_model_starts_degraded_and_pro_falls_back(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import free_port, run_python
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 PAYLOAD = b"onnx weights " * 4000
@@ -97,18 +95,8 @@ SCRIPT = textwrap.dedent(
 
 
 def fetch(repo: str, model_dir: Path, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    environment.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, repo, str(model_dir)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    hub_settings = dict.fromkeys((k for k in os.environ if k.startswith("HF_")), None)  # not the machine's
+    return run_python(SCRIPT, repo, str(model_dir), **{**hub_settings, **env})
 
 
 def test_a_pinned_file_is_fetched_verified_and_its_cache_reused(hub: str, tmp_path: Path) -> None:

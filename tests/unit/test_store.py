@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_python
 
 SCRIPT = textwrap.dedent(
     """
@@ -56,17 +53,8 @@ SCRIPT = textwrap.dedent(
 
 
 def test_store_import_is_idempotent_and_loading_verifies_checksums(tmp_path: Path) -> None:
-    env = {**os.environ, "BENTOML_HOME": str(tmp_path / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    output = run_python(SCRIPT, str(tmp_path), BENTOML_HOME=str(tmp_path / "bentoml"))
+    lines = dict(line.split(" ", 1) for line in output.splitlines())
     assert lines["MISSING"] == "True"
     # a verified file in MODEL_DIR is imported, and served from the store
     assert lines["FROM_MODEL_DIR"].startswith("bentoml store unit-model:")

@@ -93,10 +93,6 @@ class Settings(BaseSettings):
         return load_catalog().require(configured).name
 
     @property
-    def pro_model(self) -> str:
-        return self.model_name(RoleName.PRO)
-
-    @property
     def threads(self) -> int:
         return self.inference_threads or os.cpu_count() or 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wizpix.catalog import load_catalog, parse_catalog
+from wizpix.enums import RoleName
 from wizpix.errors import Unavailable
 from wizpix.fallback import Route, choose_route, route_after_pro_error
 from wizpix.health import overall_status
@@ -30,7 +31,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_work_on_a_fresh_machine() -> None:
     settings = load_settings()
-    assert settings.fast_model_name == "u2netp" and settings.pro_model == "isnet-general-use"
+    assert settings.fast_model_name == "u2netp" and settings.model_name(RoleName.PRO) == "isnet-general-use"
     assert settings.auto_fallback_fast and settings.warmup_on_startup and not settings.warmup_blocking
     assert not settings.allow_remote_download and settings.threads >= 1
 
@@ -46,7 +47,7 @@ def test_defaults_work_on_a_fresh_machine() -> None:
 )
 def test_pro_model_names_and_aliases(monkeypatch: pytest.MonkeyPatch, value: str, model: str) -> None:
     monkeypatch.setenv("PRO_MODEL_NAME", value)
-    assert load_settings().pro_model == model
+    assert load_settings().model_name(RoleName.PRO) == model
 
 
 def test_pipeline_model_dir_is_an_alias(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

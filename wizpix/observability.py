@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
@@ -73,10 +73,23 @@ def start_known_series(roles: Iterable[RoleName]) -> None:
     alert on, say, ``rate(wizpix_fallbacks_total[5m])`` has a series before the first one."""
     for reason in REASONS:
         FALLBACKS.labels(reason=str(reason))
+    for result in ("hit", "miss"):
+        MASK_CACHE.labels(result=result)
     for asked in roles:
         for served in roles:
             REQUESTS.labels(asked=str(asked), served=str(served), status="200")
 
+
+MASK_CACHE = Counter(
+    name="wizpix_mask_cache_total",
+    documentation="Mask cache lookups of /remove-bg requests by result (hit: no inference)",
+    labelnames=["result"],
+)
+MASK_CACHE_BYTES = Gauge(
+    name="wizpix_mask_cache_bytes",
+    documentation="Bytes of masks held by the mask cache, all front workers",
+    multiprocess_mode="livesum",
+)
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -120,6 +133,8 @@ def finish(record: dict[str, Any], status: int, total_ms: float) -> None:
         FALLBACKS.labels(reason=record["fallback_code"]).inc()
     if status >= 400:
         ERRORS.labels(code=str(record.get("error") or f"http_{status}"), status=str(status)).inc()
+    if record.get("cache"):
+        MASK_CACHE.labels(result=record["cache"]).inc()
     if record.get("megapixels") is not None:
         INPUT_MEGAPIXELS.labels(asked=asked).observe(record["megapixels"])
     log.info("%s", json.dumps(record, separators=(",", ":")))

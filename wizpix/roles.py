@@ -8,6 +8,8 @@ on a string.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +41,13 @@ class Role:
     def model_id(self) -> str:
         """What served a request (headers, logs, metrics): the model, or its custom file."""
         return f"{self.model.name}{CUSTOM_SUFFIX}" if self.model_path else self.model.name
+
+    @property
+    def recipe_digest(self) -> str:
+        """Changes whenever what the model's mask depends on, besides its weights, does."""
+        spec = self.model
+        recipe = [spec.kind, spec.preprocess.model_dump(), spec.postprocess.model_dump()]
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def store_name(self) -> str | None:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # the front then calls them at these URLs instead of starting them itself.
     fast_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     pro_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    mask_cache_mb: float = Field(
+        default=64, ge=0, le=65536, description="Recent masks kept for repeat edits (LRU); 0 disables."
+    )
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
 
     @field_validator("fast_model_name", "pro_model_name")

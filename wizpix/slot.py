@@ -159,6 +159,7 @@ class ModelSlot:
             "error": self.error,
             "source": self.weights.source if self.weights else None,
             "sha256": self.weights.sha256 if self.weights else None,
+            "stored_sha256": self.weights.stored_sha256 if self.weights else None,
             "input_size": model.input_size if model else None,
             "provider": model.provider if model else None,
             "warmup": self.warmup,

@@ -35,8 +35,9 @@ class WeightsCorrupt(RuntimeError):
 @dataclass(frozen=True)
 class Weights:
     path: Path
-    sha256: str
+    sha256: str  # the file as published (or as the user gave it): what a user can check
     source: str  # provenance for /health; never a local path
+    stored_sha256: str | None = None  # what runs, when the import rewrote it (fp16 → fp32)
 
 
 # Bumped when what an import writes changes: an older entry is imported again.
@@ -96,7 +97,9 @@ def _from_store(tag: str) -> Weights | None:
         raise WeightsCorrupt(
             f"store entry {model.tag}: sha256 {actual[:16]}… does not match the recorded {expected[:16]}…"
         )
-    return Weights(path, actual, f"bentoml store {model.tag} (from {meta.get('source', '?')})")
+    published = str(meta.get("source_sha256") or actual)
+    stored = actual if actual != published else None
+    return Weights(path, published, f"bentoml store {model.tag} (from {meta.get('source', '?')})", stored)
 
 
 def import_user_file(role: Role) -> tuple[str, bool]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server, alpha_of
+from tests.conftest import ROOT, Server, alpha_of, jpeg_bytes
 from wizpix.catalog import load_catalog
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
@@ -37,6 +37,9 @@ def test_health_reaches_ok_with_both_real_models_ready(server: Server) -> None:
         assert model["name"] == name and model["state"] == "ready" and model["warmup"] == "done"
         assert model["sha256"] in {s.sha256 for s in catalog.require(name).sources if s.sha256}
         assert model["source"].startswith("bentoml store ") and "/" not in model["source"].split(" (")[0]
+    # the fp16 ISNet runs widened to fp32: what runs has a checksum of its own
+    assert body["models"]["pro"]["stored_sha256"] not in (None, body["models"]["pro"]["sha256"])
+    assert body["models"]["fast"]["stored_sha256"] is None
 
 
 def test_blocking_warmup_keeps_readyz_unready_until_warm(server: Server) -> None:
@@ -186,11 +189,15 @@ def test_refine_changes_only_edge_colours_on_real_models(
 def test_pro_past_a_short_deadline_is_a_504_and_the_service_carries_on(
     server: Server, astronaut: bytes
 ) -> None:
-    """ISNet takes seconds on this CPU: a 300 ms deadline cannot be met."""
+    """ISNet takes seconds on this CPU: a 300 ms deadline cannot be met (by an upload the
+    mask cache has not seen: the astronaut mirrored)."""
+    from skimage import data
+
+    unseen = jpeg_bytes(np.ascontiguousarray(data.astronaut()[:, ::-1]))
     with server.client() as client:
         response = client.post(
             "/remove-bg?quality=pro",
-            files={"file": ("a.jpg", astronaut, "image/jpeg")},
+            files={"file": ("a.jpg", unseen, "image/jpeg")},
             headers={"X-WizPix-Deadline-Ms": "300"},
         )
         assert response.status_code == 504, response.text

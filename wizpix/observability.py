@@ -66,6 +66,16 @@ BATCH_SIZE = Histogram(
     labelnames=["model"],
     buckets=(1, 2, 3, 4, 6, 8, 16, 32, 64),
 )
+MASK_CACHE = Counter(
+    name="wizpix_mask_cache_total",
+    documentation="Mask cache lookups of /remove-bg requests by result (hit: no inference)",
+    labelnames=["result"],
+)
+MASK_CACHE_BYTES = Gauge(
+    name="wizpix_mask_cache_bytes",
+    documentation="Bytes of masks held by the mask cache, all front workers",
+    multiprocess_mode="livesum",
+)
 
 
 def start_known_series(roles: Iterable[RoleName]) -> None:
@@ -79,17 +89,6 @@ def start_known_series(roles: Iterable[RoleName]) -> None:
         for served in roles:
             REQUESTS.labels(asked=str(asked), served=str(served), status="200")
 
-
-MASK_CACHE = Counter(
-    name="wizpix_mask_cache_total",
-    documentation="Mask cache lookups of /remove-bg requests by result (hit: no inference)",
-    labelnames=["result"],
-)
-MASK_CACHE_BYTES = Gauge(
-    name="wizpix_mask_cache_bytes",
-    documentation="Bytes of masks held by the mask cache, all front workers",
-    multiprocess_mode="livesum",
-)
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ class Role:
         """What served a request (headers, logs, metrics): the model, or its custom file."""
         return f"{self.model.name}{CUSTOM_SUFFIX}" if self.model_path else self.model.name
 
-    @property
+    @cached_property
     def recipe_digest(self) -> str:
         """Changes whenever what the model's mask depends on, besides its weights, does."""
         spec = self.model

@@ -7,6 +7,7 @@ rules, and composes the cutout. Logic lives in the ``wizpix`` package; this file
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict
 from typing import Annotated, Any
@@ -107,6 +108,15 @@ class WizPix:
         runners = {RoleName.FAST: RemoteRunner(self.fast), RoleName.PRO: RemoteRunner(self.pro)}
         self.cutter = Cutter(SETTINGS, ROLES, runners)
         start_known_series(ROLES)  # alerts can be written before the first fallback
+
+    def __is_ready__(self) -> bool:
+        # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
+        return not (SETTINGS.warmup_blocking and self.cutter.training)
+
+    @bentoml.on_startup
+    async def train_dispatchers(self) -> None:
+        # in the background: the front answers /health (warming up) while it runs
+        self._training = asyncio.get_running_loop().create_task(self.cutter.warm_dispatchers())
 
     @app.post(
         "/remove-bg",

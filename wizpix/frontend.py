@@ -19,7 +19,7 @@ from anyio import to_thread
 from PIL import Image
 
 from .catalog import Preprocess
-from .enums import ModelState, RoleName
+from .enums import ModelState, RoleName, WarmupState
 from .errors import ApiError, Unavailable
 from .fallback import INFERENCE_ERROR, Route, choose_route, route_after_pro_error
 from .health import health_report
@@ -32,6 +32,12 @@ from .roles import Role
 from .settings import Settings
 
 log = logging.getLogger("wizpix.frontend")
+
+# BentoML 1.4's adaptive batching learns its timing from the first calls it sees: eight and
+# one single calls, then two steps that wait for a partner request for up to (2n + 1) times
+# the inference time (seconds, for a 1024² model). Made by the front once the model is
+# warm, with a partner at hand for those two, no user request meets that wait.
+DISPATCHER_TRAINING = (1,) * 9 + (2, 2)
 
 
 class RunnerClient(Protocol):
@@ -56,8 +62,11 @@ class Cutter:
         self.roles = roles
         self.runners = runners
         self.masks = MaskCache(int(settings.mask_cache_mb * 2**20))
+        start = WarmupState.PENDING if settings.warmup_on_startup else WarmupState.DISABLED
+        self.dispatchers = dict.fromkeys(runners, start)
 
-    async def runner_status(self, role: RoleName) -> dict[str, Any]:
+    async def _runner_status(self, role: RoleName) -> dict[str, Any]:
+        """The runner's own word on its model, or unreachable."""
         try:
             return await asyncio.wait_for(self.runners[role].status(), self.settings.status_timeout_s)
         except Exception as error:  # noqa: BLE001 - a dead runner is a state, not a crash
@@ -69,13 +78,52 @@ class Cutter:
                 "warmup": None,
             }
 
+    async def runner_status(self, role: RoleName) -> dict[str, Any]:
+        """As the rest of the service sees it: still warming up while its dispatcher trains."""
+        status = {**await self._runner_status(role), "dispatcher": self.dispatchers[role]}
+        training = self.dispatchers[role] in (WarmupState.PENDING, WarmupState.RUNNING)
+        if training and ModelState(status["state"]) is ModelState.READY:
+            status.update(state=ModelState.LOADING, warmup=WarmupState.RUNNING)
+        return status
+
+    @property
+    def training(self) -> bool:
+        """A dispatcher is still to be trained (or being trained)."""
+        return any(state in (WarmupState.PENDING, WarmupState.RUNNING) for state in self.dispatchers.values())
+
+    async def warm_dispatchers(self) -> None:
+        """Once each model is warm, make the calls its batching dispatcher learns from."""
+        await asyncio.gather(*(self._warm_dispatcher(role) for role in self.runners))
+
+    async def _warm_dispatcher(self, role: RoleName) -> None:
+        if self.dispatchers[role] is not WarmupState.PENDING:
+            return
+        self.dispatchers[role] = WarmupState.RUNNING
+        while (state := ModelState((await self._runner_status(role))["state"])) is not ModelState.READY:
+            if state in (ModelState.MISSING, ModelState.FAILED):  # nothing to train: it will not serve
+                self.dispatchers[role] = WarmupState.FAILED
+                return
+            await asyncio.sleep(0.5)  # loading, or the runner process is not up yet
+        size = self.roles[role].model.preprocess.size
+        blank = np.zeros((1, size, size, 3), np.uint8)
+        started = time.perf_counter()
+        try:
+            for partners in DISPATCHER_TRAINING:
+                await asyncio.gather(*(self.runners[role].predict(blank) for _ in range(partners)))
+        except Exception as error:  # noqa: BLE001 - the service runs; its first requests may wait
+            log.warning("%s runner's batching dispatcher could not be trained: %s", role, error)
+            self.dispatchers[role] = WarmupState.FAILED
+            return
+        self.dispatchers[role] = WarmupState.DONE
+        log.info("%s runner's batching dispatcher trained in %.1f s", role, time.perf_counter() - started)
+
     async def health(self) -> dict[str, Any]:
         statuses = await asyncio.gather(*(self.runner_status(role) for role in RoleName))
         return health_report(dict(zip(RoleName, statuses, strict=True)), self.settings)
 
     async def _unavailable(self, role: RoleName) -> Unavailable | None:
         """Why ``role`` cannot serve (its runner's own word), or None when it can."""
-        status = await self.runner_status(role)
+        status = await self._runner_status(role)
         state = ModelState(status["state"])
         if state.servable or state is ModelState.LOADING:
             return None
@@ -95,7 +143,7 @@ class Cutter:
         """The cache key, from the runner's own word on its weights; None: do not cache."""
         if upload is None:
             return None
-        status = status or await self.runner_status(role)
+        status = status or await self._runner_status(role)
         weights = status.get("sha256") or ("none" if self.roles[role].store_name is None else None)
         if weights is None:  # not resolved yet, or unreachable: nothing to vouch for a mask
             return None

@@ -40,3 +40,7 @@ class WarmupState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+    @property
+    def under_way(self) -> bool:
+        return self in (WarmupState.PENDING, WarmupState.RUNNING)

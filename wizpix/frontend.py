@@ -81,17 +81,14 @@ class Cutter:
     async def runner_status(self, role: RoleName) -> dict[str, Any]:
         """As the rest of the service sees it: still warming up while its dispatcher trains."""
         status = {**await self._runner_status(role), "dispatcher": self.dispatchers[role]}
-        if self._training(role) and ModelState(status["state"]) is ModelState.READY:
+        if self.dispatchers[role].under_way and ModelState(status["state"]) is ModelState.READY:
             status.update(state=ModelState.LOADING, warmup=WarmupState.RUNNING)
         return status
-
-    def _training(self, role: RoleName) -> bool:
-        return self.dispatchers[role] in (WarmupState.PENDING, WarmupState.RUNNING)
 
     @property
     def training(self) -> bool:
         """A dispatcher is still to be trained (or being trained)."""
-        return any(self._training(role) for role in self.dispatchers)
+        return any(state.under_way for state in self.dispatchers.values())
 
     async def warm_dispatchers(self) -> None:
         """Once each model is warm, make the calls its batching dispatcher learns from."""

@@ -125,7 +125,7 @@ class ModelSlot:
     @property
     def ready_for_traffic(self) -> bool:
         """False only while a blocking warmup is still under way."""
-        return not (self._warmup_blocking and self.warmup in (WarmupState.PENDING, WarmupState.RUNNING))
+        return not (self._warmup_blocking and self.warmup.under_way)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         if self.state is not ModelState.READY:

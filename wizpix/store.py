@@ -70,7 +70,7 @@ def import_to_store(name: str, spec: ModelSpec, path: Path, sha256: str, source:
             "family": spec.name,
             "source": f"{source}; {conversion}" if conversion else source,
             "source_sha256": sha256,
-            "sha256": digest_file(stored).sha256,
+            "sha256": digest_file(stored).sha256 if widened.changed else sha256,  # verified already
             "conversion": conversion or "none",
             "file": file,
             "import_version": IMPORT_VERSION,

@@ -107,6 +107,7 @@ class WizPix:
     def __init__(self) -> None:
         runners = {RoleName.FAST: RemoteRunner(self.fast), RoleName.PRO: RemoteRunner(self.pro)}
         self.cutter = Cutter(SETTINGS, ROLES, runners)
+        app.state.cutter = self.cutter  # for routes added outside this class (wizpix.api)
         start_known_series(ROLES)  # alerts can be written before the first fallback
 
     def __is_ready__(self) -> bool:

@@ -12,6 +12,7 @@ import warnings
 import fpng
 import numpy as np
 from PIL import Image, ImageChops, ImageCms, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from .catalog import Postprocess, Preprocess
 from .errors import BadInput
@@ -24,11 +25,24 @@ RESAMPLE = {
 }
 
 
+# HEIC/HEIF (iPhone photos) through pillow-heif's opener, registered once here; AVIF is
+# Pillow's own. libheif applies the file's rotation itself and pillow-heif then resets the
+# EXIF orientation to 1, so exif_transpose below never turns a HEIC twice.
+register_heif_opener(thumbnails=False)
+
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+# ISO-BMFF major brands of the HEIF family (HEIC, HEIF image/sequence, AVIF), at offset 8
+# after the box size and "ftyp".
+HEIF_BRANDS = frozenset(
+    (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+)
 
 
-def _looks_like_an_image(data: bytes) -> bool:
-    return data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+def looks_like_an_image(data: bytes) -> bool:
+    """Magic bytes of a format we read: tells a damaged image from a file of another kind."""
+    if data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+        return True
+    return data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
 
 
 def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
@@ -49,7 +63,7 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
     except BadInput:
         raise
     except UnidentifiedImageError:
-        if _looks_like_an_image(data):
+        if looks_like_an_image(data):
             raise BadInput("corrupt_image", "the file starts like an image but cannot be decoded") from None
         raise BadInput("not_an_image", "the uploaded file is not an image format we can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         default=64, ge=0, le=65536, description="Recent masks kept for repeat edits (LRU); 0 disables."
     )
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
+    # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
+    # whole past these; its images go two at a time through the /remove-bg pipeline.
+    batch_max_files: int = Field(default=500, ge=1, le=100_000, description="Files per batch.")
+    batch_max_mb: float = Field(default=1024, gt=0, le=65536, description="Total upload of a batch.")
+    batch_concurrency: int = Field(default=2, ge=1, le=64, description="Images of a batch in progress at once.")
 
     @field_validator("fast_model_name", "pro_model_name")
     @classmethod

@@ -52,6 +52,8 @@ class Cutout:
     media_type: str
     headers: dict[str, str] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # for the request's log line and metrics
+    size: tuple[int, int] = (0, 0)  # the result's width and height
+    bbox: tuple[int, int, int, int] | None = None  # the subject in the result's coordinates
 
 
 class Cutter:
@@ -175,14 +177,24 @@ class Cutter:
         return masks[0], spec, "miss"
 
     async def remove_background(
-        self, data: bytes, quality: RoleName, options: OutputOptions | None = None
+        self,
+        data: bytes,
+        quality: RoleName,
+        options: OutputOptions | None = None,
+        *,
+        background_image: Image.Image | None = None,
     ) -> Cutout:
-        cutout = await self._remove_background(data, RoleName(quality), options or OutputOptions())
+        """``background_image``: decoded by the caller, composited behind the cutout."""
+        cutout = await self._remove_background(
+            data, RoleName(quality), options or OutputOptions(), background_image
+        )
         if cutout.facts["megapixels"] >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
-    async def _remove_background(self, data: bytes, quality: RoleName, options: OutputOptions) -> Cutout:
+    async def _remove_background(
+        self, data: bytes, quality: RoleName, options: OutputOptions, background_image: Image.Image | None
+    ) -> Cutout:
         started = time.perf_counter()
         image, upload = await to_thread.run_sync(self._decode, data)
         route, pro = Route(quality), None
@@ -203,7 +215,7 @@ class Cutter:
         if route.runner is RoleName.FAST:
             mask, spec, cache = await self._infer(RoleName.FAST, image, upload)
         width, height = image.size
-        rendered = await to_thread.run_sync(render_result, image, mask, spec, options)
+        rendered = await to_thread.run_sync(render_result, image, mask, spec, options, background_image)
         elapsed_ms = (time.perf_counter() - started) * 1000
         served_by = self.roles[route.runner].model_id
         headers = {
@@ -230,9 +242,15 @@ class Cutter:
             "work_ms": round(elapsed_ms, 1),
             "cache": cache,
         }
-        return Cutout(rendered.data, rendered.media_type, headers, facts)
+        return Cutout(rendered.data, rendered.media_type, headers, facts, rendered.size, rendered.bbox)
 
 
-def render_result(image: Image.Image, mask: np.ndarray, spec: Preprocess, options: OutputOptions) -> Rendered:
+def render_result(
+    image: Image.Image,
+    mask: np.ndarray,
+    spec: Preprocess,
+    options: OutputOptions,
+    background_image: Image.Image | None = None,
+) -> Rendered:
     """Scale the model-sized mask to the image, then encode what the client asked for."""
-    return render(image, resize_mask(mask, image.size, spec.resample), options)
+    return render(image, resize_mask(mask, image.size, spec.resample), options, background_image)

@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 import numpy as np
+from bentoml._internal.configuration.containers import BentoMLContainer
 from bentoml.exceptions import NotFound
 from fastapi import Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from PIL.Image import Image
 
 from wizpix.api import ERROR_SCHEMA, create_app, one_file
+from wizpix.batch import BatchLimits, ProgressBoard, check_limits, remove_backgrounds
 from wizpix.enums import RoleName
+from wizpix.errors import ApiError
 from wizpix.frontend import Cutter
 from wizpix.limits import DEADLINE_HEADER
 from wizpix.memory import limit_heap_arenas
@@ -28,6 +33,13 @@ from wizpix.output import OutputOptions
 from wizpix.remote import RemoteRunner
 from wizpix.roles import Role, get_roles
 from wizpix.settings import get_settings
+from wizpix.typed_api import (
+    RemoveBackgroundInput,
+    RemoveBackgroundsInput,
+    answer,
+    output_options,
+    task_canceled,
+)
 
 limit_heap_arenas()  # every process (front, runners) imports this file first
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
@@ -109,6 +121,7 @@ class WizPix:
         self.cutter = Cutter(SETTINGS, ROLES, runners)
         app.state.cutter = self.cutter  # for routes added outside this class (wizpix.api)
         start_known_series(ROLES)  # alerts can be written before the first fallback
+        self.batches = ProgressBoard()
 
     def __is_ready__(self) -> bool:
         # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
@@ -162,3 +175,66 @@ class WizPix:
     @app.get("/health", summary="Models, warmup, device and overall status")
     async def health(self) -> JSONResponse:
         return JSONResponse({**await self.cutter.health(), "requests": asdict(app.state.load)})
+
+    # --- BentoML's own APIs: what `bentoml.SyncHTTPClient` and `bentoml.depends` can call ---
+
+    @bentoml.api(input_spec=RemoveBackgroundInput)
+    async def remove_background(
+        self, ctx: bentoml.Context, image: Path, quality: RoleName, **options: Any
+    ) -> Image:
+        """Cut the subject out of an image: /remove-bg for BentoML clients, headers alike."""
+        note(ctx.request.state, asked=quality)
+        try:
+            cutout = await self.cutter.remove_background(image.read_bytes(), quality, output_options(options))
+        except ApiError as error:
+            note(ctx.request.state, error=error.code)
+            return answer(ctx, error)
+        note(ctx.request.state, **cutout.facts)
+        return answer(ctx, cutout)
+
+    @bentoml.task(input_spec=RemoveBackgroundsInput)
+    async def remove_backgrounds(
+        self, ctx: bentoml.Context, images: list[Path], quality: RoleName, **options: Any
+    ) -> Annotated[Path, bentoml.validators.ContentType("application/zip")]:
+        """Many images, one zip: a cutout per image and report.json. A bad file fails alone."""
+        task_id = getattr(ctx.request.state, "task_id", None)  # None: called as a plain API
+        try:
+            check_limits([path.stat().st_size for path in images], BATCH_LIMITS)
+            options = output_options(options)
+        except ApiError as error:
+            return answer(ctx, error)
+        names = upload_names(images)
+        progress = self.batches.start(task_id or "sync", len(images))
+        store = BentoMLContainer.result_store_file.get()
+        archive = await remove_backgrounds(
+            self.cutter,
+            list(zip(names, images, strict=True)),
+            quality,
+            options,
+            progress,
+            deadline_s=SETTINGS.request_timeout_s,
+            concurrency=SETTINGS.batch_concurrency,
+            canceled=(lambda: asyncio.to_thread(task_canceled, store, task_id)) if task_id else None,
+            task_id=task_id,
+        )
+        ctx.response.headers["Content-Disposition"] = 'attachment; filename="cutouts.zip"'
+        return answer(ctx, archive, "application/zip")
+
+    @bentoml.api
+    async def batch_progress(self, ctx: bentoml.Context, task_id: str) -> dict:
+        """How far a remove_backgrounds task of this front process has got."""
+        progress = self.batches.get(task_id)
+        if progress is None:
+            return answer(ctx, ApiError("unknown_task", f"no batch {task_id} in this process", status=404))
+        return progress.as_dict()
+
+
+BATCH_LIMITS = BatchLimits(SETTINGS.batch_max_files, int(SETTINGS.batch_max_mb * 2**20))
+
+
+def upload_names(paths: list[Path]) -> list[str]:
+    """The files' names as the client sent them. BentoML keeps each part in a temporary
+    file named ``tmp`` + 8 random characters + the part's file name (tempfile's naming)."""
+    return [
+        path.name[11:] if path.name.startswith("tmp") and len(path.name) > 11 else path.name for path in paths
+    ]

@@ -1,6 +1,8 @@
-"""The FastAPI app mounted on the front service: metadata and one error schema.
+"""The FastAPI app mounted on the front service: metadata and one error schema per path.
 
-Every error leaves as ``{"error": {"code", "message"}}``; validation problems (missing
+Every error leaves as ``{"error": {"code", "message"}}`` — on remove.bg's ``/v1.0/`` paths
+as remove.bg's ``{"errors": [{"title", "code", "detail"}]}`` with its status codes, chosen
+in one place (``wizpix.errors.error_answer``); validation problems (missing
 ``file``, unknown ``quality``, a body that is not multipart) are 422s in that same shape,
 and anything unexpected is logged and returned as a 500 without internals.
 """
@@ -16,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartParser
 
 from . import __version__
-from .errors import ApiError
+from .errors import ApiError, error_answer
 from .limits import Admission, ApiKeyGate, Load, UploadLimit
 from .observability import RequestLog, note
+from .removebg import add_removebg_routes
 from .ui import add_ui_routes
 
 log = logging.getLogger("wizpix.api")
@@ -36,7 +39,13 @@ def _error(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     note(request.state, error=code)
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    status, body = error_answer(request.url.path, status, code, message)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# The routes that run the pipeline (limits, deadline, request log), and those behind the key.
+PIPELINE_PATHS = ("/remove-bg", "/v1.0/removebg")
+KEYED_PATHS = (*PIPELINE_PATHS, "/v1.0/account")
 
 
 async def one_file(request: Request) -> None:
@@ -84,8 +93,9 @@ def create_app(
         return _error(request, 500, "internal_error", "the service failed to process this request")
 
     add_ui_routes(app)
+    add_removebg_routes(app)
     if max_upload_bytes is not None:
-        app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
+        app.add_middleware(UploadLimit, max_bytes=max_upload_bytes, paths=PIPELINE_PATHS)
         # Starlette spools a multipart file over 1 MB to a temporary file on disk. Uploads are
         # bounded and read whole into memory anyway, so keep them in memory: an upload never
         # touches the disk, and nothing is left behind by a crash.
@@ -93,8 +103,8 @@ def create_app(
     app.state.load = Load(limit=max_in_flight or 2**31)
     if max_in_flight is not None:
         # added last, so outermost: refuse before the size check reads anything
-        app.add_middleware(Admission, load=app.state.load, deadline_s=deadline_s)
-    if api_key is not None:
-        app.add_middleware(ApiKeyGate, key=api_key)  # before admission: strangers hold no slot
-    app.add_middleware(RequestLog)  # outermost: sees every answer, refusals included
+        app.add_middleware(Admission, load=app.state.load, deadline_s=deadline_s, paths=PIPELINE_PATHS)
+    if api_key is not None:  # before admission: strangers hold no slot
+        app.add_middleware(ApiKeyGate, key=api_key, paths=KEYED_PATHS)
+    app.add_middleware(RequestLog, paths=PIPELINE_PATHS)  # outermost: sees every answer, refusals included
     return app

@@ -32,3 +32,23 @@ class Unavailable(ApiError):
     """No model can serve the request right now (503)."""
 
     status = 503
+
+
+# remove.bg's v1.0 API answers errors as {"errors": [{"title", "code", "detail"}]}, with 400
+# for any bad input and 403 for a missing or wrong key; every other path keeps ours.
+REMOVEBG_PREFIX = "/v1.0/"
+_REMOVEBG_STATUS = {401: 403, 413: 400, 415: 400, 422: 400}
+
+
+def is_removebg_path(path: str) -> bool:
+    return path.startswith(REMOVEBG_PREFIX)
+
+
+def error_answer(path: str, status: int, code: str, message: str) -> tuple[int, dict]:
+    """The status and JSON body of an error on ``path``: the one place that picks the envelope."""
+    if not is_removebg_path(path):
+        return status, {"error": {"code": code, "message": message}}
+    title = code.replace("_", " ").capitalize()
+    return _REMOVEBG_STATUS.get(status, status), {
+        "errors": [{"title": title, "code": code, "detail": message}]
+    }

@@ -21,7 +21,7 @@ from starlette.datastructures import Headers, State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import RouteMiddleware
-from .errors import ApiError
+from .errors import ApiError, error_answer, is_removebg_path
 from .observability import note
 
 log = logging.getLogger("wizpix.limits")
@@ -32,14 +32,17 @@ class UploadTooLarge(ApiError):
 
 
 async def send_error(send: Send, error: ApiError, scope: Scope | None = None) -> None:
-    """Answer with our error schema straight from a middleware, and close the connection
-    so that an unread body is not left in the way of the next request."""
+    """Answer with the path's error schema (ours, or remove.bg's on /v1.0/) straight from a
+    middleware, and close the connection so that an unread body is not left in the way of
+    the next request."""
     if scope is not None:
         note(State(scope.get("state", {})), error=error.code)
+    path = scope.get("path", "") if scope is not None else ""
+    status, body = error_answer(path, error.status, error.code, error.message)
     headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
     headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps(error.body()).encode()})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 @dataclass
@@ -55,8 +58,10 @@ class Load:
 class Admission(RouteMiddleware):
     """At most ``load.limit`` requests at once, each within ``deadline_s``."""
 
-    def __init__(self, app: ASGIApp, load: Load, deadline_s: float) -> None:
-        super().__init__(app)
+    def __init__(
+        self, app: ASGIApp, load: Load, deadline_s: float, paths: tuple[str, ...] = ("/remove-bg",)
+    ) -> None:
+        super().__init__(app, paths)
         self.load, self.deadline_s = load, deadline_s
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,8 +137,8 @@ def _too_large(limit: int) -> UploadTooLarge:
 
 
 class UploadLimit(RouteMiddleware):
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
+        super().__init__(app, paths)
         self.max_bytes = max_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -155,28 +160,33 @@ class UploadLimit(RouteMiddleware):
         await self.app(scope, counted, send)
 
 
-class ApiKeyGate(RouteMiddleware):
-    """401 before the body is read: without the key a client can neither make the service
-    read a 25 MB upload nor hold one of the ``MAX_IN_FLIGHT`` slots. Bearer or X-API-Key,
-    compared in constant time."""
+def given_key(scope: Scope) -> str:
+    """The key a request carries: Bearer, else X-API-Key (remove.bg's clients send that)."""
+    headers = Headers(scope=scope)
+    authorization = headers.get("authorization") or ""
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return headers.get("x-api-key") or ""
 
-    def __init__(self, app: ASGIApp, key: str) -> None:
-        super().__init__(app)
+
+class ApiKeyGate(RouteMiddleware):
+    """401 (403 on remove.bg's paths, as remove.bg answers) before the body is read: without
+    the key a client can neither make the service read a 25 MB upload nor hold one of the
+    ``MAX_IN_FLIGHT`` slots. Bearer or X-API-Key, compared in constant time."""
+
+    def __init__(self, app: ASGIApp, key: str, paths: tuple[str, ...] = ("/remove-bg",)) -> None:
+        super().__init__(app, paths)
         self.key = key.encode()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope)
-        given = headers.get("x-api-key") or ""
-        authorization = headers.get("authorization") or ""
-        if authorization.lower().startswith("bearer "):
-            given = authorization[7:].strip()
-        if hmac.compare_digest(given.encode(), self.key):
+        if hmac.compare_digest(given_key(scope).encode(), self.key):
             await self.app(scope, receive, send)
             return
+        removebg = is_removebg_path(scope["path"])
         error = ApiError(
-            "unauthorized",
-            "a valid API key is required (Authorization: Bearer … or X-API-Key)",
+            "auth_failed" if removebg else "unauthorized",
+            "a valid API key is required (X-Api-Key, or Authorization: Bearer …)",
             status=401,
-            headers={"WWW-Authenticate": "Bearer"},
+            headers={} if removebg else {"WWW-Authenticate": "Bearer"},
         )
         await send_error(send, error, scope)

@@ -73,11 +73,26 @@ class Settings(BaseSettings):
         default=64, ge=0, le=65536, description="Recent masks kept for repeat edits (LRU); 0 disables."
     )
     status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
+    # remove.bg's v1.0 API (/v1.0/removebg, /v1.0/account; see wizpix/removebg.py). remove.bg
+    # has no quality parameter: its requests are served by this tier unless they send our
+    # `quality`. `image_url` / `bg_image_url` make the service fetch a URL, so they are off
+    # until allowed; private, loopback and link-local addresses stay refused unless their
+    # host is listed. The rate limit is per API key, in remove.bg's "images of 1 MP" per
+    # minute: a result of w×h pixels counts ceil(w×h / 1e6), at least 1; 0 turns it off.
+    removebg_default_quality: RoleName = RoleName.PRO
+    allow_image_url: bool = False
+    image_url_allow_hosts: str = Field(
+        default="", pattern=r"^[A-Za-z0-9.:\[\]\-]*(,\s*[A-Za-z0-9.:\[\]\-]+)*,?$"
+    )
+    image_url_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
     # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
     # whole past these; its images go two at a time through the /remove-bg pipeline.
     batch_max_files: int = Field(default=500, ge=1, le=100_000, description="Files per batch.")
     batch_max_mb: float = Field(default=1024, gt=0, le=65536, description="Total upload of a batch.")
-    batch_concurrency: int = Field(default=2, ge=1, le=64, description="Images of a batch in progress at once.")
+    batch_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Images of a batch in progress at once."
+    )
 
     @field_validator("fast_model_name", "pro_model_name")
     @classmethod
@@ -99,6 +114,13 @@ class Settings(BaseSettings):
         """The catalogue name configured for ``role``, aliases resolved."""
         configured = self.fast_model_name if role is RoleName.FAST else self.pro_model_name
         return load_catalog().require(configured).name
+
+    @property
+    def image_url_hosts(self) -> frozenset[str]:
+        """IMAGE_URL_ALLOW_HOSTS as a set of lower-case host names (or addresses)."""
+        return frozenset(
+            host.strip().lower() for host in self.image_url_allow_hosts.split(",") if host.strip()
+        )
 
     @property
     def threads(self) -> int:

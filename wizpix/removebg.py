@@ -1,0 +1,221 @@
+"""remove.bg's v1.0 API on the same service: ``POST /v1.0/removebg`` and ``GET /v1.0/account``.
+
+An existing remove.bg integration works by changing its base URL. The route reads the
+request (multipart, form-urlencoded or JSON), parses remove.bg's parameters into our
+``OutputOptions`` (wizpix/removebg_params.py) and calls the same
+``Cutter.remove_background`` as ``/remove-bg``: fallback, limits, deadlines, the mask cache,
+metrics and the request log apply alike. Its errors leave in remove.bg's envelope (see
+``wizpix.errors.error_answer``).
+
+Self-hosted values: ``X-Credits-Charged`` is 0 (nothing is bought); ``X-Type`` echoes the
+``type`` asked, ``other`` for auto (the models have no classifier); ``/v1.0/account`` shows
+no credits and, as ``free_calls``, what the rate limit leaves this minute (or
+``UNLIMITED_CALLS`` when it is off).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from starlette.datastructures import UploadFile
+
+from .errors import ApiError, BadInput
+from .imaging import decode_image
+from .limits import given_key
+from .observability import note
+from .rate_limit import RateLimiter, weight
+from .removebg_params import RemoveBgRequest, parse
+from .settings import Settings, get_settings
+
+UNLIMITED_CALLS = 1_000_000
+FILE_FIELDS = ("image_file", "bg_image_file")
+ENVELOPE = {
+    "content": {
+        "application/json": {
+            "example": {"errors": [{"title": "Missing source", "code": "missing_source", "detail": "…"}]}
+        }
+    }
+}
+
+
+async def read_fields(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Text fields and uploaded files, whatever the body's encoding remove.bg allows."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    texts: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    if kind == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadInput("invalid_json", "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadInput("invalid_json", "the body must be a JSON object of parameters")
+        for name, value in body.items():
+            if value is None:
+                continue
+            texts[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form()
+        for name in set(form.keys()):
+            values = form.getlist(name)
+            if len(values) > 1:
+                raise BadInput("invalid_parameter", f"{name}: sent {len(values)} times, expected once")
+            value = values[0]
+            if isinstance(value, UploadFile):
+                files[name] = await value.read()
+                texts[name] = "<file>" if files[name] else ""
+            elif name in FILE_FIELDS:  # a file sent as a plain field
+                files[name] = value.encode("latin-1", "replace")
+                texts[name] = "<file>" if value else ""
+            else:
+                texts[name] = value
+    else:
+        raise BadInput(
+            "unsupported_content_type",
+            "send multipart/form-data, application/x-www-form-urlencoded or application/json",
+        )
+    return texts, files
+
+
+def _b64(text: str) -> bytes:
+    text = text.split(",", 1)[1] if text.startswith("data:") else text  # a data URL
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise BadInput("invalid_base64", "image_file_b64: not valid base64") from None
+
+
+async def _fetch(url: str, settings: Settings, field: str) -> bytes:
+    if not settings.allow_image_url:
+        raise BadInput(
+            "image_url_disabled",
+            f"{field} is turned off on this server; its operator can allow it with "
+            "ALLOW_IMAGE_URL=true (and IMAGE_URL_ALLOW_HOSTS for private hosts)",
+        )
+    from .url_fetch import fetch_image_bytes  # only when URLs are allowed
+
+    return await fetch_image_bytes(
+        url,
+        max_bytes=int(settings.max_upload_mb * 2**20),
+        timeout_s=settings.image_url_timeout_s,
+        allow_hosts=settings.image_url_hosts,
+    )
+
+
+async def _source(
+    parsed: RemoveBgRequest, texts: dict[str, str], files: dict[str, bytes], settings: Settings
+) -> bytes:
+    if parsed.source == "image_file":
+        return files["image_file"]
+    if parsed.source == "image_file_b64":
+        return _b64(texts["image_file_b64"])
+    return await _fetch(texts["image_url"], settings, "image_url")
+
+
+async def _background(
+    parsed: RemoveBgRequest, texts: dict[str, str], files: dict[str, bytes], settings: Settings
+) -> Image.Image | None:
+    if parsed.bg_image is None:
+        return None
+    if parsed.bg_image == "bg_image_file":
+        data = files["bg_image_file"]
+    else:
+        data = await _fetch(texts["bg_image_url"], settings, "bg_image_url")
+    try:
+        return await to_thread.run_sync(decode_image, data, settings.max_image_pixels)
+    except ApiError as error:
+        raise BadInput(error.code, f"bg image: {error.message}") from None
+
+
+def _rate_key(request: Request) -> str:
+    key = given_key(request.scope)
+    return f"key:{key}" if key else f"ip:{request.client.host if request.client else '?'}"
+
+
+def add_removebg_routes(app: FastAPI, settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    limiter = RateLimiter(settings.rate_limit_mp_per_minute) if settings.rate_limit_mp_per_minute else None
+
+    @app.post(
+        "/v1.0/removebg",
+        response_class=Response,
+        summary="remove.bg v1.0: remove the background of an image",
+        description="remove.bg's parameters (multipart, form-urlencoded or JSON); see the README's "
+        "'Use it as a self-hosted remove.bg'. Our `quality` (fast|pro) is accepted as an extension.",
+        responses={
+            200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}, "application/zip": {}}},
+            400: ENVELOPE,
+            403: ENVELOPE,
+            429: ENVELOPE,
+        },
+    )
+    async def removebg(request: Request) -> Response:
+        texts, files = await read_fields(request)
+        parsed = parse(texts, settings.removebg_default_quality)
+        note(request.state, asked=parsed.quality)
+        key = _rate_key(request)
+        if limiter is not None and (quota := limiter.check(key)).retry_after_s is not None:
+            raise ApiError(
+                "rate_limit_exceeded",
+                f"more than {quota.limit} images of 1 megapixel per minute; retry in {quota.retry_after_s} s",
+                status=429,
+                headers=quota.headers(time.time()),
+            )
+        data = await _source(parsed, texts, files, settings)
+        background = await _background(parsed, texts, files, settings)
+        cutout = await app.state.cutter.remove_background(
+            data, parsed.quality, parsed.options, background_image=background
+        )
+        note(request.state, **cutout.facts)
+        (width, height), (left, top, fg_width, fg_height) = cutout.size, cutout.bbox or (0, 0, 0, 0)
+        headers = {
+            **cutout.headers,
+            "X-Width": str(width),
+            "X-Height": str(height),
+            "X-Type": "other" if parsed.type == "auto" else parsed.type,
+            "X-Credits-Charged": "0",
+            "X-Foreground-Top": str(top),
+            "X-Foreground-Left": str(left),
+            "X-Foreground-Width": str(fg_width),
+            "X-Foreground-Height": str(fg_height),
+        }
+        if limiter is not None:
+            headers.update(limiter.charge(key, weight(width, height)).headers(time.time()))
+        if "application/json" in request.headers.get("accept", "").lower():
+            body = {
+                "result_b64": base64.b64encode(cutout.data).decode(),
+                "foreground_top": top,
+                "foreground_left": left,
+                "foreground_width": fg_width,
+                "foreground_height": fg_height,
+            }
+            return JSONResponse({"data": body}, headers=headers)
+        return Response(cutout.data, media_type=cutout.media_type, headers=headers)
+
+    @app.get(
+        "/v1.0/account",
+        summary="remove.bg v1.0: credits (none) and free calls (unlimited, or what the rate limit leaves)",
+        responses={403: ENVELOPE},
+    )
+    async def account(request: Request) -> JSONResponse:
+        free_calls = UNLIMITED_CALLS
+        headers: dict[str, str] = {}
+        if limiter is not None:
+            quota = limiter.check(_rate_key(request))
+            free_calls = quota.remaining
+            headers = {k: v for k, v in quota.headers(time.time()).items() if k != "Retry-After"}
+        attributes: dict[str, Any] = {
+            "credits": {"total": 0, "subscription": 0, "payg": 0, "enterprise": 0},
+            "api": {"free_calls": free_calls, "sizes": "all"},
+        }
+        return JSONResponse({"data": {"attributes": attributes}}, headers=headers)
+
+
+__all__ = ["add_removebg_routes", "read_fields"]

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,8 +285,15 @@ class Failed(Exception):
 
 
 async def post_with_retries(
-    client: httpx.AsyncClient, name: str, data: bytes, params: dict[str, str], policy: RetryPolicy
+    client: httpx.AsyncClient,
+    name: str,
+    data: bytes,
+    params: dict[str, str],
+    policy: RetryPolicy,
+    on_retry: Callable[[str], None] = lambda why: None,
 ) -> httpx.Response:
+    """The 200 answer for one upload, after the retries ``policy`` allows; ``on_retry`` hears
+    of each (``503``, ``429`` or ``connection``). Raises ``Failed`` with the final reason."""
     media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     busy = connection = 0
     while True:
@@ -294,7 +301,7 @@ async def post_with_retries(
             response = await client.post("/remove-bg", params=params, files={"file": (name, data, media)})
         except httpx.TransportError as error:
             connection += 1
-            wait = policy.connection_wait(connection)
+            wait, why = policy.connection_wait(connection), "connection"
             if wait is None:
                 raise Failed(f"connection error: {type(error).__name__}: {error}") from error
         else:
@@ -302,8 +309,10 @@ async def post_with_retries(
                 return response
             busy += 1
             wait = policy.busy_wait(response.status_code, response.headers.get("retry-after"), busy)
+            why = str(response.status_code)
             if wait is None:
                 raise Failed(error_reason(response))
+        on_retry(why)
         await asyncio.sleep(wait)
 
 
@@ -317,6 +326,7 @@ class Summary:
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)
+    retries: dict[str, int] = field(default_factory=dict)  # why (503, 429, connection) → count
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -328,6 +338,9 @@ class Summary:
             + (f", not done {left}" if left else "")
             + f" (of {self.total} images) in {self.seconds:.1f} s"
         ]
+        if self.retries:
+            counts = ", ".join(f"{count} after {why}" for why, count in sorted(self.retries.items()))
+            lines.append(f"retried: {counts}")
         if self.fallbacks:
             lines.append(f"{len(self.fallbacks)} served by fast instead of pro; a rerun sends them again")
         if self.failed:
@@ -381,13 +394,16 @@ async def process(
     timeout = httpx.Timeout(job.timeout_s, connect=10.0)
     limits = httpx.Limits(max_connections=job.concurrency, max_keepalive_connections=job.concurrency)
 
+    def retried(why: str) -> None:
+        summary.retries[why] = summary.retries.get(why, 0) + 1
+
     async def worker(client: httpx.AsyncClient) -> None:
         while queue:
             rel, stem = queue.pop()
             data = await asyncio.to_thread((job.in_dir / rel).read_bytes)
             try:
                 response = await post_with_retries(
-                    client, Path(rel).name, data, {"quality": job.quality, **job.params}, job.policy
+                    client, Path(rel).name, data, {"quality": job.quality, **job.params}, job.policy, retried
                 )
                 output = stem + extension_for(response.headers.get("content-type"))
                 try:

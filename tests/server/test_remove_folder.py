@@ -1,12 +1,14 @@
 """scripts/remove_folder.py against a real `bentoml serve` (mock models): mirroring, the
 server's error codes in the summary, resuming without re-sending, Ctrl-C, the API key.
 
-One server for the module, with an API key, so that the key test needs no second one."""
+One server for the module, with an API key (so that the key test needs no second one) and
+room for 3 requests at once (so that a run with more gets 503s to retry)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("keyed")
     # a task database of its own: `bentoml serve` deletes and recreates the shared one at start
     store = str(base / "task_result.db")
-    with mock_server_ok(base, API_KEY=KEY, BENTOML_RESULT_STORE=store) as running:
+    with mock_server_ok(base, API_KEY=KEY, MAX_IN_FLIGHT="3", BENTOML_RESULT_STORE=store) as running:
         yield running
 
 
@@ -205,6 +207,17 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_rest(server: Server, tmp_
     assert requests_total(server) - before == 12 - len(written)
     finished = outputs(out)
     assert len(finished) == 12 and all(finished[p] == mtime for p, mtime in written.items())
+
+
+def test_busy_answers_are_waited_out_and_retried(server: Server, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    for index in range(8):
+        photo(folder / f"p{index}.jpg", side=768)
+    result = cli(folder, tmp_path / "out", server.url, "--concurrency", "6", "--refine")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "done 8, skipped 0, failed 0" in result.stdout
+    assert re.search(r"retried: \d+ after 503", result.stdout), result.stdout  # 6 clients, 3 slots
+    assert len(outputs(tmp_path / "out")) == 8
 
 
 def test_the_api_key_comes_from_the_environment(server: Server, tmp_path: Path) -> None:

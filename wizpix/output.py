@@ -27,14 +27,15 @@ Length = tuple[float, Unit]
 MAX_MARGIN_PX = 10_000
 MAX_MARGIN_PERCENT = 50  # remove.bg: at most 50% of the subject's size on each side
 JPEG_QUALITY = 90
+MAX_LENGTH = 1_000_000  # px or %: far past any image, and far from float overflow
 _LENGTH = re.compile(r"(\d+(?:\.\d+)?)(px|%)?")
 
 
 def parse_length(text: str) -> Length:
     """``"30"`` or ``"30px"`` (pixels), ``"10%"``: a value and its unit."""
     match = _LENGTH.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(f"{text!r} is not a length such as 30px or 10%")
+    if match is None or float(match.group(1)) > MAX_LENGTH:
+        raise ValueError(f"{text[:40]!r} is not a length such as 30px or 10% (at most {MAX_LENGTH:g})")
     return float(match.group(1)), "%" if match.group(2) == "%" else "px"
 
 

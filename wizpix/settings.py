@@ -8,6 +8,7 @@ failure on the first request.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,9 +82,7 @@ class Settings(BaseSettings):
     # minute: a result of w×h pixels counts ceil(w×h / 1e6), at least 1; 0 turns it off.
     removebg_default_quality: RoleName = RoleName.PRO
     allow_image_url: bool = False
-    image_url_allow_hosts: str = Field(
-        default="", pattern=r"^[A-Za-z0-9.:\[\]\-]*(,\s*[A-Za-z0-9.:\[\]\-]+)*,?$"
-    )
+    image_url_allow_hosts: str = ""
     image_url_timeout_s: float = Field(default=10.0, gt=0, le=300)
     rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
     # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
@@ -103,6 +102,16 @@ class Settings(BaseSettings):
             raise ValueError(f"not a {role} model of the catalogue (allowed: {', '.join(allowed)})")
         return value
 
+    @field_validator("image_url_allow_hosts")
+    @classmethod
+    def _host_list(cls, value: str) -> str:
+        for host in value.split(","):
+            if host.strip() and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host.strip()):
+                raise ValueError(
+                    f"{host.strip()!r} is not a host name or address (give a comma-separated list)"
+                )
+        return value
+
     @field_validator("fast_model_path", "pro_model_path")
     @classmethod
     def _an_onnx_file_path(cls, value: Path | None) -> Path | None:
@@ -119,7 +128,7 @@ class Settings(BaseSettings):
     def image_url_hosts(self) -> frozenset[str]:
         """IMAGE_URL_ALLOW_HOSTS as a set of lower-case host names (or addresses)."""
         return frozenset(
-            host.strip().lower() for host in self.image_url_allow_hosts.split(",") if host.strip()
+            host.strip().strip("[]").lower() for host in self.image_url_allow_hosts.split(",") if host.strip()
         )
 
     @property

@@ -134,6 +134,8 @@ def bentoml_serve(
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
     command = [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"]
+    # BentoML wipes its task store at every start: servers running side by side keep apart
+    env = {"BENTOML_RESULT_STORE": str(tmp_path / f"tasks-{port}.db"), **env}
     server = Server(f"http://127.0.0.1:{port}", spawn(command, log, cwd, **env), log)
     try:
         server.wait_for(lambda body: "status" in body, timeout=90, what="/health to answer")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +79,7 @@ def cli(
 def requests_total(server: Server) -> float:
     """Every /remove-bg request the service has answered, any status."""
     text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    print([line for line in text.splitlines() if line.startswith("wizpix_requests_total{")])
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -173,6 +175,11 @@ def test_other_options_are_sent_again_and_the_extension_follows_the_answer(
     entry = json.loads((out / MANIFEST).read_text())["files"]["shop/blue.jpg"]
     assert entry["options"] == {"quality": "fast", "bg_color": "ffffff", "crop": "true", "format": "webp"}
     assert entry["output"] == "shop/blue.webp"
+
+    zipped = cli(folder, out, server.url, "--format", "zip")
+    assert zipped.returncode == 0 and "done 4, skipped 0" in zipped.stdout, zipped.stdout + zipped.stderr
+    with zipfile.ZipFile(out / "shop" / "deep" / "green.zip") as archive:
+        assert sorted(archive.namelist()) == ["alpha.png", "color.jpg"]
 
 
 def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_rest(server: Server, tmp_path: Path) -> None:

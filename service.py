@@ -30,6 +30,7 @@ from wizpix.limits import DEADLINE_HEADER, Admission, ApiKeyGate, UploadLimit
 from wizpix.memory import limit_heap_arenas
 from wizpix.observability import RequestLog, note, start_known_series
 from wizpix.output import OutputOptions
+from wizpix.priority import lower_cpu_priority
 from wizpix.remote import RemoteRunner
 from wizpix.roles import Role, get_roles
 from wizpix.settings import get_settings
@@ -87,6 +88,8 @@ def runner_service(role: Role) -> Any:
         def __init__(self) -> None:
             from wizpix.loading import build_slot  # runner side only: the front never loads models
 
+            # before any model thread exists, so that every thread inherits it
+            lower_cpu_priority(role.cpu_nice)
             self.slot = build_slot(role, SETTINGS)
             self.slot.start()
 

@@ -31,6 +31,7 @@ class Role:
     max_latency_ms: int
     memory_arena: bool
     threads: int
+    cpu_nice: int  # 0: normal; higher: yields the CPU to the other runner (see priority.py)
     runner_url: str | None  # set: the runner runs elsewhere and the front calls it there
 
     @property
@@ -85,6 +86,7 @@ def build_roles(settings: Settings, catalog: Catalog) -> dict[RoleName, Role]:
             max_latency_ms=setting(name, "max_latency_ms"),
             memory_arena=setting(name, "memory_arena"),
             threads=settings.threads,
+            cpu_nice=setting(name, "cpu_nice"),
             runner_url=setting(name, "runner_url"),
         )
         for name in RoleName

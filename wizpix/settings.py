@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     fast_max_latency_ms: int = Field(default=5_000, ge=10)
     pro_max_batch_size: int = Field(default=2, ge=2, le=16)
     pro_max_latency_ms: int = Field(default=30_000, ge=10)
+    # The pro runner's process yields the CPU to fast and the front (Linux: autogroup and
+    # thread nice values). Measured with loadtest/tiers.py: see the README's tiers section.
+    fast_cpu_nice: int = Field(default=0, ge=0, le=19, description="fast runner's CPU nice value.")
+    pro_cpu_nice: int = Field(default=10, ge=0, le=19, description="pro runner's CPU nice value.")
     inference_threads: int = Field(
         default=0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = all cores."
     )

@@ -24,11 +24,27 @@ def cells(ours: float, theirs: float, bare: dict[str, float]) -> list[Cell]:
     return out
 
 
+TIERS = {
+    "pro sequential: slowest / median": 1.6,
+    "repeat edit: first / repeat": 20.0,
+    "fast alone: median s": 0.4,
+    "fast beside a busy pro / alone": 1.2,
+}
+FOLDER = {
+    "images": 24,
+    "concurrency": 2,
+    "wizpix_img_s": 2.0,
+    "rembg_img_s": 1.0,
+    "ratio": 2.0,
+    "ratio_without_startup": 1.5,
+}
+
+
 def test_targets_compare_the_right_cells() -> None:
     goals = dict(
         (goal, (value, met))
         for goal, value, met in targets(
-            cells(ours=3.0, theirs=1.0, bare={"fast": 3.2, "pro": 3.0}), memory_after_mb=1400
+            cells(ours=3.0, theirs=1.0, bare={"fast": 3.2, "pro": 3.0}), memory_after_mb=1400, tiers=TIERS
         )
     )
     assert goals["fast, 12 MP JPEG, c=4: ≥ 3× rembg s"] == ("3.00×", True)
@@ -36,12 +52,19 @@ def test_targets_compare_the_right_cells() -> None:
     assert goals["pro, 1920×1280 JPEG, c=2: ≥ 1.2× rembg s"] == ("3.00×", True)
     assert goals["p95 at top concurrency ≤ 4× p50 at c=1 (worst cell)"] == ("4.40×", False)
     assert goals["memory of all service processes after the benchmark ≤ 1.5 GB"] == ("1400 MB", True)
+    assert goals["fast, 512² PNG, c=4, new uploads: p95 ≤ 1.3× p50"] == ("1.10×", True)
+    assert goals["pro, 12 sequential from status=ok: slowest ≤ 1.5× median"] == ("1.60×", False)
+    assert goals["pro, 1920×1280: a repeat edit ≥ 8× faster than the first request"] == ("20.0×", True)
+    assert goals["fast, 512²: beside a busy pro ≤ 1.5× its time alone"] == ("1.20×", True)
 
 
 def test_markdown_reports_every_cell_and_verdict() -> None:
     data = cells(ours=1.0, theirs=2.0, bare={"fast": 4.0, "pro": 0.5})
-    goals = targets(data, memory_after_mb=1600)
-    text = markdown(data, {"WizPix": (2 * 2**30, 1600 * 2**20)}, goals)
+    goals = targets(data, memory_after_mb=1600, tiers=TIERS)
+    tiers = {"WizPix": TIERS, "rembg s": {**TIERS, "repeat edit: first / repeat": 1.0}}
+    text = markdown(data, {"WizPix": (2 * 2**30, 1600 * 2**20)}, goals, tiers, FOLDER)
     assert text.count("| fast |") == 6 and text.count("| pro |") == 6
     assert "| fast, 12 MP JPEG, c=4: ≥ 3× rembg s | 0.50× | **no** |" in text
     assert "WizPix 2048 / 1600 MB" in text and "Failed requests: 0." in text
+    assert "| repeat edit: first / repeat | 20.00 | 1.00 |" in text
+    assert "`rembg p` 1.00 img/s: **2.00×** from command start to exit (1.50× leaving out" in text

@@ -26,9 +26,9 @@ from wizpix.batch import BatchLimits, ProgressBoard, check_limits, remove_backgr
 from wizpix.enums import RoleName
 from wizpix.errors import ApiError
 from wizpix.frontend import Cutter
-from wizpix.limits import DEADLINE_HEADER, Admission, ApiKeyGate, UploadLimit
+from wizpix.limits import DEADLINE_HEADER
 from wizpix.memory import limit_heap_arenas
-from wizpix.observability import RequestLog, note, start_known_series
+from wizpix.observability import note, start_known_series
 from wizpix.output import OutputOptions
 from wizpix.priority import lower_cpu_priority
 from wizpix.remote import RemoteRunner
@@ -38,8 +38,10 @@ from wizpix.typed_api import (
     RemoveBackgroundInput,
     RemoveBackgroundsInput,
     answer,
+    guard_typed_routes,
     output_options,
     task_canceled,
+    upload_names,
 )
 
 limit_heap_arenas()  # every process (front, runners) imports this file first
@@ -188,7 +190,8 @@ class WizPix:
         """Cut the subject out of an image: /remove-bg for BentoML clients, headers alike."""
         note(ctx.request.state, asked=quality)
         try:
-            cutout = await self.cutter.remove_background(image.read_bytes(), quality, output_options(options))
+            data = await asyncio.to_thread(image.read_bytes)
+            cutout = await self.cutter.remove_background(data, quality, output_options(options))
         except ApiError as error:
             note(ctx.request.state, error=error.code)
             return answer(ctx, error)
@@ -233,26 +236,4 @@ class WizPix:
 
 
 BATCH_LIMITS = BatchLimits(SETTINGS.batch_max_files, int(SETTINGS.batch_max_mb * 2**20))
-
-# BentoML's API routes are not the mounted app's: the same middlewares guard them, so that a
-# typed call meets the key, admission, deadline, size limit and request log of /remove-bg.
-TYPED = ("/remove_background",)
-BATCH = ("/remove_backgrounds", "/remove_backgrounds/submit")
-TASKS = (*(f"/remove_backgrounds/{step}" for step in ("status", "get", "retry", "cancel")), "/batch_progress")
-WizPix.add_asgi_middleware(RequestLog, paths=TYPED)
-if SETTINGS.api_key:
-    WizPix.add_asgi_middleware(
-        ApiKeyGate, key=SETTINGS.api_key.get_secret_value(), paths=TYPED + BATCH + TASKS
-    )
-WizPix.add_asgi_middleware(Admission, load=app.state.load, deadline_s=SETTINGS.request_timeout_s, paths=TYPED)
-WizPix.add_asgi_middleware(UploadLimit, max_bytes=int(SETTINGS.max_upload_mb * 2**20), paths=TYPED)
-# a batch's files may total BATCH_MAX_MB, plus the multipart framing around them
-WizPix.add_asgi_middleware(UploadLimit, max_bytes=BATCH_LIMITS.max_bytes + 2**20, paths=BATCH)
-
-
-def upload_names(paths: list[Path]) -> list[str]:
-    """The files' names as the client sent them. BentoML keeps each part in a temporary
-    file named ``tmp`` + 8 random characters + the part's file name (tempfile's naming)."""
-    return [
-        path.name[11:] if path.name.startswith("tmp") and len(path.name) > 11 else path.name for path in paths
-    ]
+guard_typed_routes(WizPix, SETTINGS, app.state.load, BATCH_LIMITS)

@@ -16,10 +16,14 @@ import bentoml
 from pydantic import Field, ValidationError, create_model
 from starlette.responses import JSONResponse, Response
 
+from .batch import BatchLimits
 from .enums import RoleName
 from .errors import ApiError
 from .frontend import Cutout
+from .limits import Admission, ApiKeyGate, Load, UploadLimit
+from .observability import RequestLog
 from .output import OutputOptions
+from .settings import Settings
 
 _OPTIONS: dict[str, Any] = {
     name: (info.annotation, info) for name, info in OutputOptions.model_fields.items()
@@ -76,3 +80,31 @@ def task_canceled(store: str, task_id: str) -> bool:
     except sqlite3.Error:
         return False
     return row is not None and row[0] == "canceled"
+
+
+def upload_names(paths: list[Path]) -> list[str]:
+    """The files' names as the client sent them. BentoML keeps each part in a temporary
+    file named ``tmp`` + 8 random characters + the part's file name (tempfile's naming)."""
+    return [
+        path.name[11:] if path.name.startswith("tmp") and len(path.name) > 11 else path.name for path in paths
+    ]
+
+
+TYPED = ("/remove_background",)
+BATCH = ("/remove_backgrounds", "/remove_backgrounds/submit")
+TASKS = (*(f"/remove_backgrounds/{step}" for step in ("status", "get", "retry", "cancel")), "/batch_progress")
+
+
+def guard_typed_routes(service: Any, settings: Settings, load: Load, batch: BatchLimits) -> None:
+    """The middlewares of /remove-bg around BentoML's own API routes, which are not the
+    mounted app's: a typed call meets the same key, admission, deadline, size limit and
+    request log. A task runs after its submit is answered, so only the key and the
+    upload limit stand before it (its images each get the deadline)."""
+    service.add_asgi_middleware(RequestLog, paths=TYPED)
+    if settings.api_key:
+        key = settings.api_key.get_secret_value()
+        service.add_asgi_middleware(ApiKeyGate, key=key, paths=TYPED + BATCH + TASKS)
+    service.add_asgi_middleware(Admission, load=load, deadline_s=settings.request_timeout_s, paths=TYPED)
+    service.add_asgi_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * 2**20), paths=TYPED)
+    # a batch's files may total BATCH_MAX_MB, plus the multipart framing around them
+    service.add_asgi_middleware(UploadLimit, max_bytes=batch.max_bytes + 2**20, paths=BATCH)

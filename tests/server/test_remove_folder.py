@@ -77,13 +77,14 @@ def cli(
 
 
 def requests_total(server: Server) -> float:
-    """Every /remove-bg request the service has answered, any status."""
+    """Every /remove-bg request the front has answered, any status (BentoML's own counter of
+    the HTTP requests a route received: what the CLI sent, whatever the service made of it)."""
     text = httpx.get(f"{server.url}/metrics", timeout=30).text
-    print([line for line in text.splitlines() if line.startswith("wizpix_requests_total{")])
+    prefix = "bentoml_service_request_total{"
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("wizpix_requests_total{")
+        if line.startswith(prefix) and 'endpoint="/remove-bg"' in line
     )
 
 

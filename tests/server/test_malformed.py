@@ -155,7 +155,7 @@ CASES: dict[str, Case] = {
     ),
     # bad options
     "unknown quality": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"quality": "ultra"}),
-    "bg_color=red": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"bg_color": "red"}),
+    "bg_color=nocolour": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"bg_color": "nocolour"}),
     "max_size=0": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"max_size": "0"}),
     "format=gif": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"format": "gif"}),
     "crop_margin=-1": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"crop_margin": "-1"}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,9 +39,11 @@ from wizpix.typed_api import (
     RemoveBackgroundInput,
     RemoveBackgroundsInput,
     answer,
+    batch_key,
+    canceled_in,
     guard_typed_routes,
-    output_options,
-    task_canceled,
+    request_options,
+    task_status,
     upload_names,
 )
 
@@ -127,6 +130,7 @@ class WizPix:
         app.state.cutter = self.cutter  # for routes added outside this class (wizpix.api)
         start_known_series(ROLES)  # alerts can be written before the first fallback
         self.batches = ProgressBoard()
+        self.batch_gate = asyncio.Semaphore(SETTINGS.batch_concurrency)  # shared by all batches
 
     def __is_ready__(self) -> bool:
         # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
@@ -185,13 +189,14 @@ class WizPix:
 
     @bentoml.api(input_spec=RemoveBackgroundInput)
     async def remove_background(
-        self, ctx: bentoml.Context, image: Path, quality: RoleName, **options: Any
+        self, ctx: bentoml.Context, image: Path, quality: Any, **options: Any
     ) -> Image:
         """Cut the subject out of an image: /remove-bg for BentoML clients, headers alike."""
-        note(ctx.request.state, asked=quality)
+        note(ctx.request.state, asked=str(quality))
         try:
+            role, chosen = request_options(quality, options)
             data = await asyncio.to_thread(image.read_bytes)
-            cutout = await self.cutter.remove_background(data, quality, output_options(options))
+            cutout = await self.cutter.remove_background(data, role, chosen)
         except ApiError as error:
             note(ctx.request.state, error=error.code)
             return answer(ctx, error)
@@ -200,28 +205,27 @@ class WizPix:
 
     @bentoml.task(input_spec=RemoveBackgroundsInput)
     async def remove_backgrounds(
-        self, ctx: bentoml.Context, images: list[Path], quality: RoleName, **options: Any
+        self, ctx: bentoml.Context, images: list[Path], quality: Any, **options: Any
     ) -> Annotated[Path, bentoml.validators.ContentType("application/zip")]:
         """Many images, one zip: a cutout per image and report.json. A bad file fails alone."""
-        task_id = getattr(ctx.request.state, "task_id", None)  # None: called as a plain API
+        batch_id, is_task = batch_key(ctx)
         try:
             check_limits([path.stat().st_size for path in images], BATCH_LIMITS)
-            options = output_options(options)
+            role, chosen = request_options(quality, options)
         except ApiError as error:
             return answer(ctx, error)
-        names = upload_names(images)
-        progress = self.batches.start(task_id or "sync", len(images))
-        store = BentoMLContainer.result_store_file.get()
+        progress = self.batches.start(batch_id, len(images))
         archive = await remove_backgrounds(
             self.cutter,
-            list(zip(names, images, strict=True)),
-            quality,
-            options,
+            list(zip(upload_names(images), images, strict=True)),
+            role,
+            chosen,
             progress,
             deadline_s=SETTINGS.request_timeout_s,
-            concurrency=SETTINGS.batch_concurrency,
-            canceled=(lambda: asyncio.to_thread(task_canceled, store, task_id)) if task_id else None,
-            task_id=task_id,
+            gate=self.batch_gate,
+            max_output_bytes=int(SETTINGS.batch_max_output_mb * 2**20),
+            canceled=partial(canceled_in, TASK_STORE, batch_id) if is_task else None,
+            task_id=batch_id,
         )
         ctx.response.headers["Content-Disposition"] = 'attachment; filename="cutouts.zip"'
         return answer(ctx, archive, "application/zip")
@@ -229,11 +233,14 @@ class WizPix:
     @bentoml.api
     async def batch_progress(self, ctx: bentoml.Context, task_id: str) -> dict:
         """How far a remove_backgrounds task of this front process has got."""
-        progress = self.batches.get(task_id)
-        if progress is None:
-            return answer(ctx, ApiError("unknown_task", f"no batch {task_id} in this process", status=404))
-        return progress.as_dict()
+        if (progress := self.batches.get(task_id)) is not None:
+            return answer(ctx, progress.as_dict())
+        # submitted, and BentoML still reading its files: the batch has not started yet
+        if await asyncio.to_thread(task_status, TASK_STORE, task_id) == "in_progress":
+            return answer(ctx, {"state": "pending"})
+        return answer(ctx, ApiError("unknown_task", f"no batch {task_id} in this process", status=404))
 
 
+TASK_STORE = BentoMLContainer.result_store_file.get()
 BATCH_LIMITS = BatchLimits(SETTINGS.batch_max_files, int(SETTINGS.batch_max_mb * 2**20))
 guard_typed_routes(WizPix, SETTINGS, app.state.load, BATCH_LIMITS)

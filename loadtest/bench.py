@@ -236,7 +236,7 @@ def tier_measures(
     - no stalls: 12 sequential `pro` requests with distinct uploads, from the first one on:
       the slowest against their median (with ``stalls``: before any other traffic);
     - repeat edit: a 1920×1280 `pro` upload, then the same bytes with a white background
-      (three photos; medians): first / repeat;
+      (three times, the photo's bytes made new each time; medians): first / repeat;
     - fast beside pro: 12 `fast` 512² requests one at a time, alone, then while another
       client keeps `pro` busy: median beside / median alone.
     """
@@ -257,12 +257,14 @@ def tier_measures(
         alone = [timed(send_for("fast", distinct(small, 30_000 + n), small_mime), client) for n in range(12)]
         stop = threading.Event()
 
+        served = []
+
         def keep_pro_busy() -> None:
             with httpx.Client(timeout=600) as other:
                 for n in itertools.count(40_000):
                     if stop.is_set():
                         return
-                    send_for("pro", distinct(mid, n), mid_mime)(other)
+                    served.append(send_for("pro", distinct(mid, n), mid_mime)(other))
 
         busy = threading.Thread(target=keep_pro_busy, daemon=True)
         busy.start()
@@ -270,6 +272,8 @@ def tier_measures(
         beside = [timed(send_for("fast", distinct(small, 50_000 + n), small_mime), client) for n in range(12)]
         stop.set()
         busy.join(timeout=600)
+        if not served or not all(served):
+            raise RuntimeError(f"pro was not kept busy: {served}")
     measures["fast alone: median s"] = statistics.median(alone)
     measures["fast beside a busy pro / alone"] = statistics.median(beside) / statistics.median(alone)
     return measures
@@ -286,7 +290,7 @@ def run_cells(
         for name, (payload, mime) in inputs.items():
             send = distinct_sends(send_for, quality, payload, mime)
             for concurrency in CONCURRENCY[quality]:
-                drive(send, concurrency, concurrency)  # warm-up: caches, arenas, sessions
+                drive(send, concurrency, concurrency)  # warm-up: arenas, sessions, connections
                 wall, latencies, errors = drive(send, concurrency, counts[quality])
                 cell = Cell(
                     system,

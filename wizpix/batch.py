@@ -96,14 +96,17 @@ def check_limits(sizes: Sequence[int], limits: BatchLimits) -> None:
 
 def output_names(names: Sequence[str]) -> list[str]:
     """One safe, distinct stem per input: its base name without extension (no folders, so
-    nothing lands outside the zip's root), numbered when two inputs share a stem."""
-    seen: dict[str, int] = {}
+    nothing lands outside the zip's root), numbered while another input has it."""
+    used: set[str] = set()
     stems = []
     for index, name in enumerate(names):
-        stem = PurePath(name.replace("\\", "/")).stem.strip(". ") or f"image-{index + 1}"
-        count = seen.get(stem.lower(), 0)
-        seen[stem.lower()] = count + 1
-        stems.append(stem if count == 0 else f"{stem}-{count + 1}")
+        base = PurePath(name.replace("\\", "/")).stem.strip(". ") or f"image-{index + 1}"
+        stem, number = base, 1
+        while stem.lower() in used:
+            number += 1
+            stem = f"{base}-{number}"
+        used.add(stem.lower())
+        stems.append(stem)
     return stems
 
 
@@ -115,66 +118,86 @@ async def remove_backgrounds(
     progress: Progress,
     *,
     deadline_s: float,
-    concurrency: int = 2,
+    gate: asyncio.Semaphore | None = None,
+    max_output_bytes: int = 2**62,
     canceled: Callable[[], Awaitable[bool]] | None = None,
     task_id: str | None = None,
 ) -> bytes:
     """The zip: one cutout per input at its name, and ``report.json``.
 
-    Two images at a time by default: the runner infers one while the front decodes and
-    encodes the other. A cancel is honoured between images; what is done is kept.
+    ``gate`` bounds the images in progress across every batch of the process (two by
+    default: the runner infers one while the front decodes and encodes the other). Each
+    cutout goes into the zip as soon as it is made; past ``max_output_bytes`` the rest of
+    the batch fails with ``batch_output_too_large``. A cancel is honoured between images;
+    what is done is kept.
     """
+    gate = gate or asyncio.Semaphore(2)
     stems = output_names([name for name, _ in files])
-    report: list[dict[str, Any]] = [{}] * len(files)
-    results: list[tuple[str, bytes] | None] = [None] * len(files)
-    gate = asyncio.Semaphore(concurrency)
+    report: list[dict[str, Any] | None] = [None] * len(files)
+    buffer = io.BytesIO()
+    archive = zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED)  # PNG and WebP are compressed already
     stop = asyncio.Event()
+    full = False
 
-    async def one(index: int) -> None:
+    async def one(index: int) -> dict[str, Any]:
+        nonlocal full
         name, path = files[index]
-        async with gate:
-            if stop.is_set() or (canceled is not None and await canceled()):
-                stop.set()
-                report[index] = {"file": name, "status": "canceled"}
-                return
-            progress.current = name
-            started = time.perf_counter()
-            cutout = None
-            try:
-                async with asyncio.timeout(deadline_s):
-                    data = await asyncio.to_thread(path.read_bytes)
-                    cutout = await cutter.remove_background(data, quality, options)
-            except TimeoutError:
-                error = ApiError("deadline_exceeded", f"not served within {deadline_s:g} s", status=504)
-                report[index] = _failure(name, error, started)
-            except ApiError as error:
-                report[index] = _failure(name, error, started)
-            except Exception as error:  # one bad file never ends the batch
-                log.exception("batch: %s failed", name)
-                report[index] = _failure(name, ApiError("internal_error", type(error).__name__), started)
-            else:
-                output = stems[index] + EXTENSIONS.get(cutout.media_type, ".bin")
-                results[index] = (output, cutout.data)
-                report[index] = {
-                    "file": name,
-                    "status": "ok",
-                    "output": output,
-                    "quality": cutout.facts["served"],
-                    "model": cutout.facts["model"],
-                    "fallback": cutout.facts["fallback"],
-                    "bbox": cutout.headers.get("X-WizPix-BBox"),
-                    "cache": cutout.facts["cache"],
-                    "time_ms": round((time.perf_counter() - started) * 1000, 1),
-                }
-            if report[index]["status"] == "ok":
-                progress.done += 1
-            else:
-                progress.failed += 1
-            record = {"request_id": f"{task_id or 'batch'}/{index}", "asked": str(quality)}
-            record |= cutout.facts if cutout is not None else {"error": report[index]["code"]}
-            finish(record, report[index].get("http_status", 200), report[index]["time_ms"])
+        if stop.is_set() or (canceled is not None and await canceled()):
+            stop.set()
+            return {"file": name, "status": "canceled"}
+        started = time.perf_counter()
+        if full:
+            error = ApiError("batch_output_too_large", f"the zip reached {max_output_bytes / 2**20:g} MB")
+            return _failure(name, error, started)
+        progress.current = name
+        try:
+            async with asyncio.timeout(deadline_s):
+                data = await asyncio.to_thread(path.read_bytes)
+                cutout = await cutter.remove_background(data, quality, options)
+        except TimeoutError:
+            return _failure(
+                name,
+                ApiError("deadline_exceeded", f"not served within {deadline_s:g} s", status=504),
+                started,
+            )
+        except ApiError as error:
+            return _failure(name, error, started)
+        except Exception as error:  # one bad file never ends the batch
+            log.exception("batch: %s failed", name)
+            return _failure(name, ApiError("internal_error", type(error).__name__), started)
+        if buffer.tell() + len(cutout.data) > max_output_bytes:
+            full = True
+            error = ApiError("batch_output_too_large", f"the zip reached {max_output_bytes / 2**20:g} MB")
+            return _failure(name, error, started)
+        output = stems[index] + EXTENSIONS.get(cutout.media_type, ".bin")
+        archive.writestr(output, cutout.data)
+        return {
+            "file": name,
+            "status": "ok",
+            "output": output,
+            "quality": cutout.facts["served"],
+            "model": cutout.facts["model"],
+            "fallback": cutout.facts["fallback"],
+            "bbox": cutout.headers.get("X-WizPix-BBox"),
+            "cache": cutout.facts["cache"],
+            "time_ms": round((time.perf_counter() - started) * 1000, 1),
+            "facts": cutout.facts,
+        }
 
-    await asyncio.gather(*(one(index) for index in range(len(files))))
+    async def counted(index: int) -> None:
+        async with gate:
+            item = await one(index)
+        facts = item.pop("facts", None)
+        report[index] = item
+        if item["status"] == "canceled":
+            return
+        progress.done += item["status"] == "ok"
+        progress.failed += item["status"] != "ok"
+        record = {"request_id": f"{task_id or 'batch'}/{index}", "asked": str(quality)}
+        record |= facts if facts is not None else {"error": item["code"]}
+        finish(record, item.get("http_status", 200), item["time_ms"])
+
+    await asyncio.gather(*(counted(index) for index in range(len(files))))
     progress.state = "canceled" if stop.is_set() else "completed"
     progress.current, progress.finished_at = None, time.time()
     summary = {
@@ -183,10 +206,12 @@ async def remove_backgrounds(
         "total": len(files),
         "done": progress.done,
         "failed": progress.failed,
-        "canceled": sum(item["status"] == "canceled" for item in report),
+        "canceled": sum(item is not None and item["status"] == "canceled" for item in report),
         "files": report,
     }
-    return _zip(results, summary)
+    archive.writestr("report.json", json.dumps(summary, indent=2))
+    archive.close()
+    return buffer.getvalue()
 
 
 def _failure(name: str, error: ApiError, started: float) -> dict[str, Any]:
@@ -198,14 +223,3 @@ def _failure(name: str, error: ApiError, started: float) -> dict[str, Any]:
         "http_status": error.status,
         "time_ms": round((time.perf_counter() - started) * 1000, 1),
     }
-
-
-def _zip(results: Sequence[tuple[str, bytes] | None], summary: dict[str, Any]) -> bytes:
-    """Stored, not deflated: PNG and WebP are compressed already."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for item in results:
-            if item is not None:
-                archive.writestr(*item)
-        archive.writestr("report.json", json.dumps(summary, indent=2))
-    return buffer.getvalue()

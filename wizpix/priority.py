@@ -6,13 +6,17 @@ session. So a thread's nice value only ranks it against threads of its own proce
 on every pro thread left `fast` beside a busy `pro` at 1.95× its time alone, against 1.97×
 without it (measured). The autogroup's own nice value (``/proc/self/autogroup``) ranks the
 process against the other runners. Where there is no autogroup (disabled, or not Linux),
-the threads' nice values are what the kernel ranks by, so both are set.
+the threads' nice values are what the kernel ranks by, so both are set. Autogroups only
+exist for processes in the root CPU cgroup: in a container or a systemd service the thread
+nice values are what acts, a path not measured here.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import time
 from pathlib import Path
 
 log = logging.getLogger("wizpix.priority")
@@ -30,11 +34,18 @@ def lower_cpu_priority(nice: int) -> str:
         return "normal priority"
     # the autogroup is the whole session: only ever called in a runner process of its own
     done = []
-    try:
-        AUTOGROUP.write_text(str(nice))
-        done.append(f"autogroup nice {nice}")
-    except OSError as error:
-        log.info("no autogroup priority (%s); setting thread priorities only", error)
+    for attempt in range(5):
+        try:
+            AUTOGROUP.write_text(str(nice))
+            done.append(f"autogroup nice {nice}")
+            break
+        except OSError as error:
+            # without CAP_SYS_ADMIN the kernel takes one such write per 100 ms, system-wide
+            if error.errno == errno.EAGAIN and attempt < 4:
+                time.sleep(0.12)
+                continue
+            log.warning("no autogroup priority (%s): thread priorities only", error)
+            break
     threads = [int(tid) for tid in os.listdir("/proc/self/task")] if Path("/proc/self/task").is_dir() else [0]
     for tid in threads:
         try:

@@ -91,8 +91,13 @@ class Settings(BaseSettings):
     rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
     # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
     # whole past these; its images go two at a time through the /remove-bg pipeline.
-    batch_max_files: int = Field(default=500, ge=1, le=100_000, description="Files per batch.")
-    batch_max_mb: float = Field(default=1024, gt=0, le=65536, description="Total upload of a batch.")
+    # BentoML keeps a submitted batch's whole upload in memory and in its task store, and
+    # the zip it answers likewise: these bound what one batch can hold in the front.
+    batch_max_files: int = Field(default=100, ge=1, le=100_000, description="Files per batch.")
+    batch_max_mb: float = Field(default=256, gt=0, le=65536, description="Total upload of a batch.")
+    batch_max_output_mb: float = Field(
+        default=1024, gt=0, le=65536, description="Largest zip a batch answers."
+    )
     batch_concurrency: int = Field(
         default=2, ge=1, le=64, description="Images of a batch in progress at once."
     )

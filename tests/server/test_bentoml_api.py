@@ -107,7 +107,9 @@ def test_batch_task_returns_a_zip_and_a_report_with_a_bad_file_failing_alone(
             task = await client.remove_backgrounds.submit(
                 images=list(files.values()), quality="pro", format="webp"
             )
+            deadline = time.monotonic() + 120
             while (status := await task.get_status()).value == "in_progress":
+                assert time.monotonic() < deadline, "the batch did not finish"
                 await asyncio.sleep(0.2)
             progress = await client.batch_progress(task_id=task.id)
             return progress, await task.get(), status.value
@@ -141,7 +143,10 @@ def test_batch_task_routes_status_get_retry_and_cancel(server: Server, tmp_path:
     async def run() -> tuple[dict, dict, str]:
         async with bentoml.AsyncHTTPClient(server.url) as client:
             task = await client.remove_backgrounds.submit(images=paths, quality="fast")
-            while (await client.batch_progress(task_id=task.id))["done"] < 2:
+            deadline = time.monotonic() + 120
+            # "pending" until BentoML has read the files and the batch starts
+            while (await client.batch_progress(task_id=task.id)).get("done", 0) < 2:
+                assert time.monotonic() < deadline, "the batch did not start"
                 await asyncio.sleep(0.05)
             # BentoML's local server records the cancel but answers that it cannot stop the
             # task: the batch reads the record and stops between images.
@@ -149,12 +154,14 @@ def test_batch_task_routes_status_get_retry_and_cancel(server: Server, tmp_path:
                 await task.cancel()
             # canceled while the last images finish, then completed with what was done
             while (await task.get_status()).value in ("in_progress", "canceled"):
+                assert time.monotonic() < deadline, "the canceled batch did not end"
                 await asyncio.sleep(0.1)
             with zipfile.ZipFile(await task.get()) as opened:
                 report = json.loads(opened.read("report.json"))
             retried = await task.retry()
             assert retried.id != task.id
             while (status := await retried.get_status()).value == "in_progress":
+                assert time.monotonic() < deadline + 120, "the retried batch did not finish"
                 await asyncio.sleep(0.2)
             return report, await client.batch_progress(task_id=task.id), status.value
 

@@ -22,6 +22,9 @@ from wizpix.output import OutputOptions
 def test_output_names_are_bare_distinct_stems() -> None:
     names = ["a.jpg", "../../etc/passwd", "dir/a.png", "A.webp", "C:\\photos\\b.jpg", "", ".hidden"]
     assert output_names(names) == ["a", "passwd", "a-2", "A-3", "b", "image-6", "hidden"]
+    # a numbered name that another input already has is numbered on
+    assert output_names(["a.png", "a.jpg", "a-2.png"]) == ["a", "a-2", "a-2-2"]
+    assert output_names(["", "image-1.png"]) == ["image-1", "image-1-2"]
 
 
 @pytest.mark.parametrize(
@@ -98,7 +101,7 @@ def test_a_cancel_stops_between_images_and_keeps_what_is_done(tmp_path: Path, di
             OutputOptions(),
             progress,
             deadline_s=30,
-            concurrency=1,
+            gate=asyncio.Semaphore(1),
             canceled=canceled,
         )
     )
@@ -107,3 +110,38 @@ def test_a_cancel_stops_between_images_and_keeps_what_is_done(tmp_path: Path, di
         assert sorted(opened.namelist()) == ["0.png", "1.png", "report.json"]
     assert (report["done"], report["canceled"]) == (2, 4) and progress.state == "canceled"
     assert progress.as_dict()["eta_s"] is None
+
+
+def test_past_the_output_limit_the_rest_fails_with_a_clear_code(tmp_path: Path, disc_png: bytes) -> None:
+    files = batch(tmp_path, {f"{index}.png": disc_png for index in range(4)})
+    one = len(asyncio.run(cutter().remove_background(disc_png, RoleName.FAST)).data)
+    archive = asyncio.run(
+        remove_backgrounds(
+            cutter(),
+            files,
+            RoleName.FAST,
+            OutputOptions(),
+            Progress(total=4),
+            deadline_s=30,
+            gate=asyncio.Semaphore(1),
+            max_output_bytes=int(2.5 * one),
+        )
+    )
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        report = json.loads(opened.read("report.json"))
+        assert sorted(opened.namelist()) == ["0.png", "1.png", "report.json"]
+    codes = [item.get("code") for item in report["files"]]
+    assert codes == [None, None, "batch_output_too_large", "batch_output_too_large"]
+    assert (report["done"], report["failed"]) == (2, 2)
+
+
+def test_a_deadline_fails_that_image_alone(tmp_path: Path, disc_png: bytes) -> None:
+    files = batch(tmp_path, {"slow.png": disc_png})
+    archive = asyncio.run(
+        remove_backgrounds(
+            cutter(), files, RoleName.FAST, OutputOptions(), Progress(total=1), deadline_s=1e-6
+        )
+    )
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        (item,) = json.loads(opened.read("report.json"))["files"]
+    assert item["status"] == "error" and item["code"] == "deadline_exceeded" and item["http_status"] == 504

@@ -1,0 +1,54 @@
+"""The typed API's own pieces, without a server: options, names, the task store, uploads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+
+from wizpix.enums import RoleName
+from wizpix.errors import ApiError
+from wizpix.typed_api import request_options, task_status, text_in_file_field, upload_names
+
+
+def test_options_are_checked_as_remove_bg_checks_them() -> None:
+    # BentoML hands multipart fields over JSON-decoded: numbers and booleans, not text
+    role, options = request_options("pro", {"crop": True, "crop_margin": 4, "max_size": "512"})
+    assert role is RoleName.PRO and options.crop and options.crop_margin == "4" and options.max_size == 512
+    for quality, fields, where in (("ultra", {}, "quality"), ("fast", {"format": "gif"}, "format")):
+        with pytest.raises(ApiError) as refused:
+            request_options(quality, fields)
+        assert refused.value.status == 422 and refused.value.code == "invalid_request"
+        assert refused.value.message.startswith(where)
+
+
+def test_upload_names_undo_bentomls_temporary_naming() -> None:
+    paths = [Path("/tmp/x/tmpab12cd34photo 1.jpg"), Path("/tmp/x/tmpab12cd34"), Path("/tmp/x/own.png")]
+    assert upload_names(paths) == ["photo 1.jpg", "tmpab12cd34", "own.png"]
+
+
+def test_task_status_reads_bentomls_store(tmp_path: Path) -> None:
+    store = tmp_path / "odd #?% name.db"
+    with sqlite3.connect(store) as connection:
+        connection.execute("CREATE TABLE result (task_id TEXT PRIMARY KEY, status TEXT)")
+        connection.execute("INSERT INTO result VALUES ('t1', 'canceled')")
+    assert task_status(str(store), "t1") == "canceled"
+    assert task_status(str(store), "t2") is None
+    assert task_status(str(tmp_path / "missing.db"), "t1") is None
+
+
+def multipart(**parts: tuple[str | None, bytes]) -> tuple[bytes, str]:
+    request = httpx.Request(
+        "POST", "http://x/", files={name: (filename, data) for name, (filename, data) in parts.items()}
+    )
+    return request.read(), request.headers["content-type"]
+
+
+def test_a_text_part_where_a_file_belongs_is_found() -> None:
+    body, kind = multipart(image=("a.png", b"\x89PNG..."), quality=(None, b"pro"))
+    assert text_in_file_field(body, kind, ("image",)) is None
+    body, kind = multipart(image=(None, b"http://169.254.169.254/latest"), quality=(None, b"pro"))
+    assert text_in_file_field(body, kind, ("image",)) == "image"
+    assert text_in_file_field(b'{"image": "x"}', "application/json", ("image",)) is None

@@ -207,3 +207,41 @@ def test_the_api_key_guards_the_typed_api_and_the_task_routes(tmp_path: Path, fi
     # the typed call counted as a /remove-bg request does, and the stranger's refusal too
     assert 'wizpix_requests_total{asked="fast",served="fast",status="200"} 1.0' in metrics
     assert 'wizpix_errors_total{code="unauthorized",status="401"} 1.0' in metrics
+
+
+def test_typed_form_fields_read_as_remove_bg_reads_them(server: Server, files: dict[str, Path]) -> None:
+    def post(fields: dict[str, str]) -> httpx.Response:
+        upload = ("disc.png", files["disc.png"].read_bytes())
+        return httpx.post(f"{server.url}/remove_background", files={"image": upload}, data=fields, timeout=60)
+
+    # BentoML decodes form fields as JSON: numbers arrive as numbers, and are taken all the same
+    margin = post({"crop": "true", "crop_margin": "4", "bg_color": "123456"})
+    assert margin.status_code == 200 and Image.open(io.BytesIO(margin.content)).size == (147, 148)
+    for fields, where in (({"format": "gif"}, "format"), ({"quality": "ultra"}, "quality")):
+        refused = post(fields)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "invalid_request" and where in error["message"]
+    # a URL in the file's place: BentoML would download it itself, past ALLOW_IMAGE_URL
+    url = httpx.post(
+        f"{server.url}/remove_background", files={"image": (None, f"{server.url}/health")}, timeout=60
+    )
+    assert url.status_code == 400 and url.json()["error"]["code"] == "file_expected"
+
+
+def test_a_chunked_upload_past_the_limit_is_a_413(tmp_path: Path) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"--b\r\nContent-Disposition: form-data; name=image; filename=a.png\r\n\r\n"
+        for _ in range(3):
+            yield b"\0" * 2**20
+
+    with mock_server_ok(tmp_path, MAX_UPLOAD_MB="1", BATCH_MAX_MB="1") as small:
+        for route in ("/remove_background", "/remove_backgrounds/submit"):
+            answer = httpx.post(
+                f"{small.url}{route}",
+                content=chunks(),
+                headers={"content-type": "multipart/form-data; boundary=b"},
+                timeout=60,
+            )
+            assert answer.status_code == 413, answer.text
+            assert answer.json()["error"]["code"] == "upload_too_large"

@@ -42,12 +42,14 @@ class RemoteRunner:
 
     async def _predict_once_more_on_disconnect(self, images: np.ndarray) -> np.ndarray:
         """A pooled keep-alive connection the runner has just closed fails on reuse (seen
-        under load as ServerDisconnectedError, 7 in 390 requests). Inference is a pure
-        function of its input, so one retry on a fresh connection is safe."""
+        under load as ServerDisconnectedError, 7 in 390 requests; and as ClientOSError, a
+        reset, on the second connection of the dispatcher training's first pair, idle since
+        warmup). Inference is a pure function of its input, so one retry on a fresh
+        connection is safe."""
         try:
             return await self._dependency.to_async.predict(images=images)
-        except aiohttp.ServerDisconnectedError:
-            log.warning("runner connection closed under the request; retrying once")
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
+            log.warning("runner connection failed (%s); retrying once", type(error).__name__)
             return await self._dependency.to_async.predict(images=images)
 
     async def status(self) -> dict:

@@ -92,26 +92,31 @@ def test_a_runner_shedding_load_becomes_our_busy_503(code: int) -> None:
 class _Disconnecting:
     """A dependency whose pooled connection was closed by the runner `drops` times."""
 
-    def __init__(self, drops: int) -> None:
+    def __init__(self, drops: int, error: type[Exception] | None = None) -> None:
         import aiohttp
 
         self.calls = 0
+        make = error or aiohttp.ServerDisconnectedError
 
         async def predict(images: np.ndarray) -> np.ndarray:
             self.calls += 1
             if self.calls <= drops:
-                raise aiohttp.ServerDisconnectedError()
+                raise make()
             return np.zeros(images.shape[:3], np.uint8)
 
         self.to_async = type("Async", (), {"predict": staticmethod(predict)})()
 
 
-def test_a_connection_closed_under_a_request_is_retried_once_then_503() -> None:
+@pytest.mark.parametrize("error", ["ServerDisconnectedError", "ClientOSError"])
+def test_a_connection_closed_under_a_request_is_retried_once_then_503(error: str) -> None:
+    import aiohttp
+
+    kind = getattr(aiohttp, error)
     batch = np.zeros((1, 4, 4, 3), np.uint8)
-    once = _Disconnecting(drops=1)
+    once = _Disconnecting(drops=1, error=kind)
     assert asyncio.run(RemoteRunner(once).predict(batch)).shape == (1, 4, 4) and once.calls == 2
     with pytest.raises(Unavailable) as caught:
-        asyncio.run(RemoteRunner(_Disconnecting(drops=2)).predict(batch))
+        asyncio.run(RemoteRunner(_Disconnecting(drops=2, error=kind)).predict(batch))
     assert caught.value.code == "runner_unreachable" and caught.value.status == 503
 
 

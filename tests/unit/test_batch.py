@@ -47,6 +47,15 @@ def batch(tmp_path: Path, files: dict[str, bytes]) -> list[tuple[str, Path]]:
     return paths
 
 
+def run_batch(files: list[tuple[str, Path]], progress: Progress | None = None, **options: object) -> bytes:
+    """One batch through the in-process pipeline, one image at a time."""
+    progress = progress or Progress(total=len(files))
+    chosen = {"deadline_s": 30, "gate": asyncio.Semaphore(1), **options}
+    return asyncio.run(
+        remove_backgrounds(cutter(), files, RoleName.FAST, OutputOptions(), progress, **chosen)
+    )
+
+
 def test_a_bad_file_fails_alone_and_the_report_says_why(tmp_path: Path, disc_png: bytes) -> None:
     files = batch(tmp_path, {"disc.png": disc_png, "notes.jpg": b"not an image", "disc copy.png": disc_png})
     progress = Progress(total=3)
@@ -93,18 +102,7 @@ def test_a_cancel_stops_between_images_and_keeps_what_is_done(tmp_path: Path, di
     async def canceled() -> bool:
         return progress.done >= 2
 
-    archive = asyncio.run(
-        remove_backgrounds(
-            cutter(),
-            files,
-            RoleName.FAST,
-            OutputOptions(),
-            progress,
-            deadline_s=30,
-            gate=asyncio.Semaphore(1),
-            canceled=canceled,
-        )
-    )
+    archive = run_batch(files, progress, canceled=canceled)
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         report = json.loads(opened.read("report.json"))
         assert sorted(opened.namelist()) == ["0.png", "1.png", "report.json"]
@@ -115,18 +113,7 @@ def test_a_cancel_stops_between_images_and_keeps_what_is_done(tmp_path: Path, di
 def test_past_the_output_limit_the_rest_fails_with_a_clear_code(tmp_path: Path, disc_png: bytes) -> None:
     files = batch(tmp_path, {f"{index}.png": disc_png for index in range(4)})
     one = len(asyncio.run(cutter().remove_background(disc_png, RoleName.FAST)).data)
-    archive = asyncio.run(
-        remove_backgrounds(
-            cutter(),
-            files,
-            RoleName.FAST,
-            OutputOptions(),
-            Progress(total=4),
-            deadline_s=30,
-            gate=asyncio.Semaphore(1),
-            max_output_bytes=int(2.5 * one),
-        )
-    )
+    archive = run_batch(files, max_output_bytes=int(2.5 * one))
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         report = json.loads(opened.read("report.json"))
         assert sorted(opened.namelist()) == ["0.png", "1.png", "report.json"]
@@ -137,11 +124,7 @@ def test_past_the_output_limit_the_rest_fails_with_a_clear_code(tmp_path: Path, 
 
 def test_a_deadline_fails_that_image_alone(tmp_path: Path, disc_png: bytes) -> None:
     files = batch(tmp_path, {"slow.png": disc_png})
-    archive = asyncio.run(
-        remove_backgrounds(
-            cutter(), files, RoleName.FAST, OutputOptions(), Progress(total=1), deadline_s=1e-6
-        )
-    )
+    archive = run_batch(files, deadline_s=1e-6)
     with zipfile.ZipFile(io.BytesIO(archive)) as opened:
         (item,) = json.loads(opened.read("report.json"))["files"]
     assert item["status"] == "error" and item["code"] == "deadline_exceeded" and item["http_status"] == 504

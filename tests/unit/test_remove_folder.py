@@ -1,5 +1,5 @@
 """The folder CLI's pure parts: walking, naming, the manifest's skip rule, the flags generated
-from OutputOptions and the retry rules. No server (tests/server/test_remove_folder.py has one)."""
+from OutputOptions and the retry rules. No server (tests/server/test_folder_cli_server.py has one)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
         raise BadInput("not_an_image", "the uploaded file is not an image format we can read") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise BadInput("image_too_large", str(error), status=413) from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError, NotImplementedError) as error:
         raise BadInput("corrupt_image", f"the image could not be decoded: {error}") from None
     ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
     image = _to_8_bit(image)

@@ -278,8 +278,15 @@ def _target_size(size: tuple[int, int], options: OutputOptions) -> tuple[int, in
         factor = options.max_size / max(size)
         width, height = max(1, round(width * factor)), max(1, round(height * factor))
     if options.max_megapixels and width * height > options.max_megapixels * 1e6:
-        factor = (options.max_megapixels * 1e6 / (width * height)) ** 0.5  # floor: never over the cap
+        cap = options.max_megapixels * 1e6
+        factor = (cap / (width * height)) ** 0.5  # floor: never over the cap
         width, height = max(1, int(width * factor)), max(1, int(height * factor))
+        # a side pinned at 1 pixel: the other takes what the cap leaves (a 1×50 000 000 strip)
+        if width * height > cap:
+            if width > height:
+                width = max(1, int(cap // height))
+            else:
+                height = max(1, int(cap // width))
     return width, height
 
 
@@ -287,10 +294,12 @@ def cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``background`` scaled to cover ``size`` (aspect kept) and centre-cropped to it."""
     width, height = size
     factor = max(width / background.width, height / background.height)
-    scaled = (max(width, round(background.width * factor)), max(height, round(background.height * factor)))
-    resized = background.convert("RGBA").resize(scaled, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
-    left, top = (scaled[0] - width) // 2, (scaled[1] - height) // 2
-    return resized.crop((left, top, left + width, top + height))
+    # the part of the background that ends up in the result, centred: resizing only that
+    # keeps the work bounded by the result (a 1×10000 strip must not become 625×6 250 000)
+    box_width, box_height = width / factor, height / factor
+    left, top = (background.width - box_width) / 2, (background.height - box_height) / 2
+    box = (left, top, left + box_width, top + box_height)
+    return background.convert("RGBA").resize(size, Image.Resampling.LANCZOS, box=box)
 
 
 def _flatten(image: Image.Image, background: tuple[int, int, int, int]) -> Image.Image:

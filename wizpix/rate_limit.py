@@ -1,11 +1,11 @@
 """An optional per-key rate limit in remove.bg's unit: "images of 1 megapixel" per minute.
 
-remove.bg counts a result of w×h pixels as ceil(w×h / 1e6) images, at least one (a 0.25 MP
-preview counts 1, a 10 MP result 10). A token bucket per key holds up to a minute's worth
-and refills continuously. A request is admitted while its key has a whole token left and
-is charged its weight once its result's size is known, so a large image can take the
-bucket below zero: the key then waits until the debt is paid back. Pure, with the clock
-injected, so its arithmetic is unit-tested without sleeping.
+remove.bg's published table weighs a request by its input image: w×h pixels count as
+ceil(w×h / 1e6) images, at least one (a 0.25 MP photo counts 1, a 10 MP photo 10). A token
+bucket per key holds up to a minute's worth and refills continuously. A request is admitted
+while its key has a whole token left and is charged its weight once its input is decoded,
+so a large image can take the bucket below zero: the key then waits until the debt is paid
+back. Pure, with the clock injected, so its arithmetic is unit-tested without sleeping.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ MAX_KEYS = 10_000  # buckets remembered; full ones are forgotten first
 
 
 def weight(width: int, height: int) -> int:
-    """remove.bg's count for a result of ``width`` × ``height`` pixels."""
+    """remove.bg's count for an input image of ``width`` × ``height`` pixels."""
     return max(1, math.ceil(width * height / 1_000_000))
 
 

@@ -45,7 +45,9 @@ ENVELOPE = {
 }
 
 
-async def read_fields(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+async def read_fields(
+    request: Request, max_part_bytes: int = 1024 * 1024
+) -> tuple[dict[str, str], dict[str, bytes]]:
     """Text fields and uploaded files, whatever the body's encoding remove.bg allows."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     texts: dict[str, str] = {}
@@ -53,16 +55,24 @@ async def read_fields(request: Request) -> tuple[dict[str, str], dict[str, bytes
     if kind == "application/json":
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadInput("invalid_json", "the body is not valid JSON") from None
         if not isinstance(body, dict):
             raise BadInput("invalid_json", "the body must be a JSON object of parameters")
         for name, value in body.items():
             if value is None:
                 continue
+            if name in FILE_FIELDS and value != "":
+                raise BadInput(
+                    "invalid_parameter",
+                    f"{name}: a file cannot travel in JSON; send image_file_b64 or image_url, "
+                    "or a multipart body",
+                )
             texts[name] = str(value).lower() if isinstance(value, bool) else str(value)
     elif kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form()
+        # Starlette caps a text field at 1 MB, less than a base64 photo: the upload limit
+        # (a middleware, before this) is what bounds the body
+        form = await request.form(max_part_size=max_part_bytes)
         for name in set(form.keys()):
             values = form.getlist(name)
             if len(values) > 1:
@@ -85,7 +95,7 @@ async def read_fields(request: Request) -> tuple[dict[str, str], dict[str, bytes
 
 
 def _b64(text: str) -> bytes:
-    text = text.split(",", 1)[1] if text.startswith("data:") else text  # a data URL
+    text = text.partition(",")[2] if text.startswith("data:") else text  # a data URL
     try:
         return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
@@ -134,14 +144,18 @@ async def _background(
         raise BadInput(error.code, f"bg image: {error.message}") from None
 
 
-def _rate_key(request: Request) -> str:
-    key = given_key(request.scope)
-    return f"key:{key}" if key else f"ip:{request.client.host if request.client else '?'}"
+def _rate_key(request: Request, keyed: bool) -> str:
+    """Per API key when the server checks one; else per client address (a key nobody
+    checks is the client's to change at will, and would give it a fresh bucket)."""
+    if keyed:
+        return f"key:{given_key(request.scope)}"
+    return f"ip:{request.client.host if request.client else '?'}"
 
 
 def add_removebg_routes(app: FastAPI, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     limiter = RateLimiter(settings.rate_limit_mp_per_minute) if settings.rate_limit_mp_per_minute else None
+    keyed = settings.api_key is not None
 
     @app.post(
         "/v1.0/removebg",
@@ -157,10 +171,10 @@ def add_removebg_routes(app: FastAPI, settings: Settings | None = None) -> None:
         },
     )
     async def removebg(request: Request) -> Response:
-        texts, files = await read_fields(request)
+        texts, files = await read_fields(request, int(settings.max_upload_mb * 2**20))
         parsed = parse(texts, settings.removebg_default_quality)
         note(request.state, asked=parsed.quality)
-        key = _rate_key(request)
+        key = _rate_key(request, keyed)
         if limiter is not None and (quota := limiter.check(key)).retry_after_s is not None:
             raise ApiError(
                 "rate_limit_exceeded",
@@ -187,7 +201,9 @@ def add_removebg_routes(app: FastAPI, settings: Settings | None = None) -> None:
             "X-Foreground-Height": str(fg_height),
         }
         if limiter is not None:
-            headers.update(limiter.charge(key, weight(width, height)).headers(time.time()))
+            # remove.bg weighs by the input image's megapixels
+            charged = weight(cutout.facts["width"], cutout.facts["height"])
+            headers.update(limiter.charge(key, charged).headers(time.time()))
         if "application/json" in request.headers.get("accept", "").lower():
             body = {
                 "result_b64": base64.b64encode(cutout.data).decode(),
@@ -208,7 +224,7 @@ def add_removebg_routes(app: FastAPI, settings: Settings | None = None) -> None:
         free_calls = UNLIMITED_CALLS
         headers: dict[str, str] = {}
         if limiter is not None:
-            quota = limiter.check(_rate_key(request))
+            quota = limiter.check(_rate_key(request, keyed))
             free_calls = quota.remaining
             headers = {k: v for k, v in quota.headers(time.time()).items() if k != "Retry-After"}
         attributes: dict[str, Any] = {

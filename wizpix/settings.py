@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     image_url_allow_hosts: str = ""
     image_url_timeout_s: float = Field(default=10.0, gt=0, le=300)
     rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
+
+    @field_validator("rate_limit_mp_per_minute")
+    @classmethod
+    def _off_or_at_least_one(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1: a bucket under one image would refuse all")
+        return value
+
     # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
     # whole past these; its images go two at a time through the /remove-bg pipeline.
     # BentoML keeps a submitted batch's whole upload in memory and in its task store, and

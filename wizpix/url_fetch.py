@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import re
 import socket
 from collections.abc import Iterable, Sequence
@@ -48,6 +49,7 @@ from . import __version__
 from .errors import BadInput
 from .imaging import looks_like_an_image
 
+log = logging.getLogger("wizpix.url_fetch")
 USER_AGENT = f"WizPix/{__version__}"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_URL_LENGTH = 8192
@@ -181,7 +183,9 @@ async def _checked_addresses(url: httpx.URL, allow_hosts: frozenset[str]) -> lis
     for address in addresses:
         reason = refusal_reason(address)
         if reason is not None:
-            shown = host if str(address) == _normalise_host(host) else f"{host} resolves to {address}, which"
+            # the address itself stays in the log: echoed, it would map internal names for a caller
+            log.info("image URL host %s refused: %s is %s", host, address, reason)
+            shown = host if str(address) == _normalise_host(host) else f"{host} resolves to an address which"
             raise BadInput("url_forbidden", f"the image URL is not a public address: {shown} is {reason}")
     return addresses
 

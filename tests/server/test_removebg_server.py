@@ -3,9 +3,10 @@ every error in remove.bg's envelope, the three body encodings, base64, image_url
 a local allow-listed server, JSON answers, headers, /v1.0/account, the rate limit, and two
 existing open-source remove.bg client libraries, unmodified except their base URL.
 
-Two servers: one open (no API_KEY: any key is accepted, so each test's own key has its
-own rate-limit bucket), one with API_KEY set. Both keep BentoML's home to themselves (the
-mock needs no model store), so they share no task database with other servers here.
+Three servers: one open (no API_KEY: any key is accepted), one with API_KEY set, and one
+with API_KEY and a rate limit (its buckets are per checked key; without API_KEY they would
+be per client address, and every test here shares 127.0.0.1). All keep BentoML's home to
+themselves (the mock needs no model store), so they share no task database.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {
         "ALLOW_IMAGE_URL": "true",
         "IMAGE_URL_ALLOW_HOSTS": "localhost",
-        "RATE_LIMIT_MP_PER_MINUTE": str(RATE),
         "MAX_UPLOAD_MB": "2",
     }
     base = tmp_path_factory.mktemp("removebg")
@@ -82,7 +82,7 @@ def images(disc_png: bytes) -> Iterator[str]:
 
 
 def key() -> dict[str, str]:
-    return {"X-Api-Key": uuid.uuid4().hex}  # a bucket of its own
+    return {"X-Api-Key": uuid.uuid4().hex}  # any key: the open server checks none
 
 
 def post(server: Server, headers: dict[str, str] | None = None, **kwargs):
@@ -113,8 +113,7 @@ def test_multipart_upload_with_remove_bg_headers(server: Server, disc_png: bytes
     top, left, width, height = (int(h[f"x-foreground-{side}"]) for side in ("top", "left", "width", "height"))
     assert abs(top - 50) <= 2 and abs(left - 90) <= 2 and abs(width - 140) <= 3 and abs(height - 140) <= 3
     assert h["x-wizpix-quality"] == "pro" and h["x-wizpix-model"] == "mock"  # REMOVEBG_DEFAULT_QUALITY
-    assert h["x-ratelimit-limit"] == str(RATE) and int(h["x-ratelimit-remaining"]) == RATE - 1
-    assert int(h["x-ratelimit-reset"]) > 1_700_000_000
+    assert "x-ratelimit-limit" not in h  # off by default
 
 
 def test_urlencoded_b64_and_json_bodies(server: Server, disc_png: bytes) -> None:
@@ -295,43 +294,13 @@ def test_native_route_keeps_its_own_schema_and_gains_jpg_and_zip(server: Server,
     assert zipped.headers["content-type"] == "application/zip"
 
 
-def test_rate_limit_is_429_with_headers_in_the_envelope(server: Server, disc_png: bytes) -> None:
-    mine = key()
-    big = io.BytesIO()
-    Image.fromarray(np.full((2000, 2500, 3), 200, np.uint8)).save(big, format="JPEG", quality=50)  # 5 MP
-    served = 0
-    with server.client() as client:
-        for _ in range(RATE // 5 + 2):
-            response = client.post(
-                "/v1.0/removebg",
-                headers=mine,
-                files={"image_file": ("b.jpg", big.getvalue())},
-                data={"size": "full"},
-            )
-            if response.status_code == 429:
-                break
-            assert response.status_code == 200, response.text
-            served += 1
-        account = client.get("/v1.0/account", headers=mine).json()
-    assert served == RATE // 5  # each 5 MP result counts 5
-    error = assert_envelope(response, 429, "rate_limit_exceeded")
-    assert "per minute" in error["detail"]
-    h = response.headers
-    assert (
-        int(h["retry-after"]) >= 1
-        and h["x-ratelimit-limit"] == str(RATE)
-        and h["x-ratelimit-remaining"] == "0"
-    )
-    assert account["data"]["attributes"]["api"]["free_calls"] == 0
-
-
 def test_account_has_remove_bg_s_shape(server: Server) -> None:
     with server.client() as client:
         response = client.get("/v1.0/account", headers=key())
     assert response.status_code == 200
     attributes = response.json()["data"]["attributes"]
     assert attributes["credits"] == {"total": 0, "subscription": 0, "payg": 0, "enterprise": 0}
-    assert attributes["api"] == {"free_calls": RATE, "sizes": "all"}
+    assert attributes["api"] == {"free_calls": 1_000_000, "sizes": "all"}  # no rate limit: unlimited
 
 
 def test_python_client_removebg_unmodified(
@@ -364,7 +333,7 @@ def test_python_client_remove_bg_api_unmodified(server: Server, disc_png: bytes)
 
     remove_bg_api.API_URL = f"{server.url}/v1.0"
     client = remove_bg_api.RemoveBg(uuid.uuid4().hex)  # reads /v1.0/account at once
-    assert client.account.balance() == 0 and client.account.free_api_calls() == RATE
+    assert client.account.balance() == 0 and client.account.free_api_calls() == 1_000_000
     result = client.remove_bg_bytes(disc_png, size="full")  # format=auto, type=auto
     assert alpha_of(result)[120, 160] == 255
     with pytest.raises(remove_bg_api.Errors.ApiErrorCode400):
@@ -393,3 +362,39 @@ def test_api_key_is_checked_when_set(tmp_path: Path, disc_png: bytes) -> None:
         )
         error = assert_envelope(disabled, 400, "image_url_disabled")
         assert "ALLOW_IMAGE_URL=true" in error["detail"]
+
+
+def test_rate_limit_per_key_is_429_with_headers_in_the_envelope(tmp_path: Path) -> None:
+    home, mine = str(tmp_path / "bentoml"), {"X-Api-Key": "s3cret"}
+    big = io.BytesIO()
+    Image.fromarray(np.full((2000, 2500, 3), 200, np.uint8)).save(big, format="JPEG", quality=50)  # 5 MP
+    env = {"API_KEY": "s3cret", "RATE_LIMIT_MP_PER_MINUTE": str(RATE), "BENTOML_HOME": home}
+    with mock_server_ok(tmp_path, **env) as limited, limited.client() as client:
+        before = client.get("/v1.0/account", headers=mine).json()["data"]["attributes"]["api"]["free_calls"]
+        served, first = 0, None
+        for _ in range(RATE // 5 + 2):
+            # size=preview: the result is 0.25 MP, but remove.bg weighs the 5 MP input
+            response = client.post(
+                "/v1.0/removebg",
+                headers=mine,
+                files={"image_file": ("b.jpg", big.getvalue())},
+                data={"size": "preview"},
+            )
+            if response.status_code == 429:
+                break
+            assert response.status_code == 200, response.text
+            first = first or response.headers
+            served += 1
+        account = client.get("/v1.0/account", headers=mine).json()
+    assert before == RATE and served == RATE // 5  # each 5 MP input counts 5
+    assert first["x-ratelimit-limit"] == str(RATE) and int(first["x-ratelimit-remaining"]) == RATE - 5
+    assert int(first["x-ratelimit-reset"]) > 1_700_000_000
+    error = assert_envelope(response, 429, "rate_limit_exceeded")
+    assert "per minute" in error["detail"]
+    h = response.headers
+    assert (
+        int(h["retry-after"]) >= 1
+        and h["x-ratelimit-limit"] == str(RATE)
+        and h["x-ratelimit-remaining"] == "0"
+    )
+    assert account["data"]["attributes"]["api"]["free_calls"] == 0

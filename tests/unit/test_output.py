@@ -10,7 +10,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from wizpix.errors import BadInput
-from wizpix.output import OutputOptions, render
+from wizpix.output import OutputOptions, _target_size, cover, render
 
 
 def scene() -> tuple[Image.Image, np.ndarray]:
@@ -238,3 +238,14 @@ def test_without_a_subject_placement_is_a_clear_4xx() -> None:
     with pytest.raises(BadInput) as caught:
         render(image, np.zeros_like(alpha), OutputOptions(scale="50%"))
     assert caught.value.status == 422 and caught.value.code == "no_subject"
+
+
+def test_a_thin_background_is_resized_only_where_it_shows() -> None:
+    strip = Image.new("RGB", (1, 10_000), (0, 200, 0))
+    covered = cover(strip, (625, 400))  # scaled whole, this would be 625 × 6 250 000 pixels
+    assert covered.size == (625, 400) and covered.getpixel((300, 200)) == (0, 200, 0, 255)
+
+
+def test_the_megapixel_cap_holds_for_a_one_pixel_strip() -> None:
+    width, height = _target_size((1, 50_000_000), OutputOptions(max_megapixels=0.25))
+    assert width == 1 and width * height <= 250_000

@@ -9,6 +9,7 @@ import httpx
 from fastapi import Query
 
 from wizpix.api import create_app
+from wizpix.removebg import _b64
 
 
 def request(app, method: str, path: str, **kwargs) -> httpx.Response:
@@ -58,3 +59,22 @@ def test_validation_errors_are_400_in_the_envelope_on_v1() -> None:
     response = request(app, "GET", "/v1.0/probe?n=x")
     assert response.status_code == 400 and only_error(response)["code"] == "invalid_request"
     assert request(app, "GET", "/v1.0/nowhere").json()["errors"][0]["code"] == "http_error"
+
+
+def test_bodies_that_used_to_be_500s_are_400s_that_say_why() -> None:
+    app = create_app()
+    file_in_json = request(app, "POST", "/v1.0/removebg", json={"image_file": "iVBORw0KGgo="})
+    assert file_in_json.status_code == 400 and "image_file_b64" in only_error(file_in_json)["detail"]
+    deep = request(
+        app, "POST", "/v1.0/removebg", content=b"[" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert deep.status_code == 400 and only_error(deep)["code"] == "invalid_json"
+    assert _b64("data:image/png;base64") == b""  # then "empty_file", as for an empty upload
+
+
+def test_a_base64_field_over_a_megabyte_is_read() -> None:
+    """Starlette caps text fields at 1 MB unless told otherwise; a base64 photo is larger."""
+    app = create_app(max_upload_bytes=4 * 2**20)
+    large = "." * 1_500_000  # read whole, then refused for what it is, not for its size
+    response = request(app, "POST", "/v1.0/removebg", data={"image_file_b64": large})
+    assert response.status_code == 400 and only_error(response)["code"] == "invalid_base64"

@@ -28,6 +28,7 @@ def test_allow_hosts_is_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         ("IMAGE_URL_ALLOW_HOSTS", "a b"),
         ("IMAGE_URL_TIMEOUT_S", "0"),
         ("RATE_LIMIT_MP_PER_MINUTE", "-1"),
+        ("RATE_LIMIT_MP_PER_MINUTE", "0.5"),  # a bucket under one image would refuse all
     ],
 )
 def test_bad_values_name_their_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:

@@ -325,23 +325,30 @@ def wizpix_sender(url: str) -> Sender:
     return send_for
 
 
-def bench_wizpix(
-    inputs: dict[str, tuple[bytes, str]], counts: dict[str, int], logs: Path, rembg: Path, folder_photos: int
-) -> tuple[list[Cell], tuple[int, int], dict[str, float], dict]:
+def start_wizpix(log: Path, **settings: str) -> tuple[Server, str]:
+    """`bentoml serve` with the benchmark's models, once it reports status ok; and its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(
         [str(Path(sys.executable).with_name("bentoml")), "serve", "service:WizPix", "--port", str(port)],
-        # every cell sends new uploads (distinct bytes), so the mask cache stays on as
-        # deployed and only the repeat edit meets it
         {
             "FAST_MODEL_NAME": "u2netp",
             "PRO_MODEL_NAME": "isnet",
-            "BENTOML_RESULT_STORE": str(logs / "tasks.db"),
+            "BENTOML_RESULT_STORE": str(log.with_suffix(".tasks.db")),
+            **settings,
         },
         lambda: _answers(f"{url}/health", lambda r: r.json().get("status") == "ok"),
-        logs / "wizpix.log",
+        log,
     )
+    return server, url
+
+
+def bench_wizpix(
+    inputs: dict[str, tuple[bytes, str]], counts: dict[str, int], logs: Path, rembg: Path, folder_photos: int
+) -> tuple[list[Cell], tuple[int, int], dict[str, float], dict]:
+    # every cell sends new uploads (distinct bytes), so the mask cache stays on as deployed
+    # and only the repeat edit meets it
+    server, url = start_wizpix(logs / "wizpix.log")
     send_for = wizpix_sender(url)
     try:
         tiers = tier_measures(send_for, inputs)  # first: the stall measure starts at status=ok

@@ -17,26 +17,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import RESULTS, Server, _answers, free_port, tier_measures, wizpix_sender
+from bench import RESULTS, start_wizpix, tier_measures, wizpix_sender
 from photos import bench_inputs
 
 
 def measure(settings: dict[str, str], inputs: dict[str, tuple[bytes, str]]) -> dict[str, float]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = Server(
-        [str(Path(sys.executable).with_name("bentoml")), "serve", "service:WizPix", "--port", str(port)],
-        {
-            "FAST_MODEL_NAME": "u2netp",
-            "PRO_MODEL_NAME": "isnet",
-            "BENTOML_RESULT_STORE": str(RESULTS / "tiers-tasks.db"),
-            **settings,
-        },
-        lambda: _answers(f"{base}/health", lambda r: r.json().get("status") == "ok"),
-        RESULTS / "tiers.log",
-    )
+    server, url = start_wizpix(RESULTS / "tiers.log", **settings)
     try:
-        return tier_measures(wizpix_sender(base), inputs)
+        return tier_measures(wizpix_sender(url), inputs)
     finally:
         server.stop()
 

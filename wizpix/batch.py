@@ -138,6 +138,7 @@ async def remove_backgrounds(
     archive = zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED)  # PNG and WebP are compressed already
     stop = asyncio.Event()
     full = False
+    output_full = ApiError("batch_output_too_large", f"the zip reached {max_output_bytes / 2**20:g} MB")
 
     async def one(index: int) -> dict[str, Any]:
         nonlocal full
@@ -147,8 +148,7 @@ async def remove_backgrounds(
             return {"file": name, "status": "canceled"}
         started = time.perf_counter()
         if full:
-            error = ApiError("batch_output_too_large", f"the zip reached {max_output_bytes / 2**20:g} MB")
-            return _failure(name, error, started)
+            return _failure(name, output_full, started)
         progress.current = name
         try:
             async with asyncio.timeout(deadline_s):
@@ -167,8 +167,7 @@ async def remove_backgrounds(
             return _failure(name, ApiError("internal_error", type(error).__name__), started)
         if buffer.tell() + len(cutout.data) > max_output_bytes:
             full = True
-            error = ApiError("batch_output_too_large", f"the zip reached {max_output_bytes / 2**20:g} MB")
-            return _failure(name, error, started)
+            return _failure(name, output_full, started)
         output = stems[index] + EXTENSIONS.get(cutout.media_type, ".bin")
         archive.writestr(output, cutout.data)
         return {

@@ -132,7 +132,8 @@ def _deadline_error(deadline_s: float, body_read: bool) -> ApiError:
     )
 
 
-def _too_large(limit: int) -> UploadTooLarge:
+def too_large(limit: int) -> UploadTooLarge:
+    """The 413 of an upload past ``limit`` bytes, wherever it is counted."""
     return UploadTooLarge("upload_too_large", f"the upload is larger than the {limit / 2**20:g} MB limit")
 
 
@@ -144,7 +145,7 @@ class UploadLimit(RouteMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, _too_large(self.max_bytes), scope)
+            await send_error(send, too_large(self.max_bytes), scope)
             return
         seen = 0
 
@@ -154,7 +155,7 @@ class UploadLimit(RouteMiddleware):
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _too_large(self.max_bytes)
+                    raise too_large(self.max_bytes)
             return message
 
         await self.app(scope, counted, send)

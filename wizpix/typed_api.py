@@ -33,7 +33,7 @@ from .batch import BatchLimits
 from .enums import RoleName
 from .errors import ApiError, BadInput
 from .frontend import Cutout
-from .limits import Admission, ApiKeyGate, Load, UploadTooLarge, send_error
+from .limits import Admission, ApiKeyGate, Load, send_error, too_large
 from .observability import RequestLog
 from .output import OutputOptions
 from .settings import Settings
@@ -192,13 +192,11 @@ class WholeUpload(RouteMiddleware):
         self.max_bytes, self.file_fields = max_bytes, file_fields
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        too_large = UploadTooLarge(
-            "upload_too_large", f"the upload is larger than the {self.max_bytes / 2**20:g} MB limit"
-        )
+        refused = too_large(self.max_bytes)
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await send_error(send, too_large, scope)
+            await send_error(send, refused, scope)
             return
         body = bytearray()
         while True:
@@ -207,7 +205,7 @@ class WholeUpload(RouteMiddleware):
                 return  # the client went away
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await send_error(send, too_large, scope)
+                await send_error(send, refused, scope)
                 return
             if not message.get("more_body", False):
                 break

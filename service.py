@@ -1,66 +1,48 @@
-"""WizPix on BentoML: a front service with the HTTP routes, and one runner per quality.
+"""WizPix on BentoML: a front service with the HTTP routes, and one runner per role.
 
-Runners load their model once, warm it up in the background and take adaptive batches
-of model-sized uint8 arrays; the front decodes uploads, picks a runner by the fallback
-rules, and composes the cutout. Logic lives in the ``wizpix`` package; this file wires it.
+Runners load their model once, warm it up in the background and take adaptive batches of
+model-sized uint8 arrays; the front decodes uploads, picks a runner by the fallback rules,
+and composes the cutout. This file sets up the process, makes the two runner services,
+and declares the front: its lifecycle and its BentoML APIs. The routes live in
+``wizpix.front`` (``routes``, ``removebg``), the guards before them in one table
+(``wizpix.front.wiring``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from bentoml._internal.configuration.containers import BentoMLContainer
 from bentoml.exceptions import NotFound
-from fastapi import Depends, File, Header, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
 from PIL.Image import Image
 
-from wizpix.api import ERROR_SCHEMA, create_app, one_file
-from wizpix.batch import BatchLimits, ProgressBoard, check_limits, remove_backgrounds
-from wizpix.enums import RoleName
-from wizpix.errors import ApiError
-from wizpix.frontend import Cutter
-from wizpix.limits import DEADLINE_HEADER
-from wizpix.memory import limit_heap_arenas
-from wizpix.observability import note, start_known_series
-from wizpix.output import OutputOptions
-from wizpix.priority import lower_cpu_priority
-from wizpix.remote import RemoteRunner
-from wizpix.roles import Role, get_roles
-from wizpix.settings import get_settings
-from wizpix.typed_api import (
-    RemoveBackgroundInput,
-    RemoveBackgroundsInput,
-    answer,
-    batch_key,
-    canceled_in,
-    guard_typed_routes,
-    request_options,
-    task_status,
-    upload_names,
-)
+from wizpix.core.contract import RunnerStatus
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import ApiError
+from wizpix.core.memory import limit_heap_arenas
+from wizpix.core.roles import Role, get_roles
+from wizpix.core.settings import get_settings
+from wizpix.front.app import create_app
+from wizpix.front.bentoml_api import RemoveBackgroundInput, RemoveBackgroundsInput, answer, request_options
+from wizpix.front.cutter import Cutter
+from wizpix.front.observability import note, start_known_series
+from wizpix.front.runner_client import RemoteRunner
+from wizpix.front.tasks import batch_key, canceled_in, task_status, task_store, upload_names
+from wizpix.front.wiring import guarded_by
+from wizpix.front.zip_batch import BatchLimits, ProgressBoard, check_limits, remove_backgrounds
 
 limit_heap_arenas()  # every process (front, runners) imports this file first
 SETTINGS = get_settings()  # read once; an invalid value stops start-up here
 ROLES = get_roles()
 logging.getLogger("wizpix").setLevel(logging.INFO)
-app = create_app(
-    max_upload_bytes=int(SETTINGS.max_upload_mb * 2**20),
-    max_in_flight=SETTINGS.max_in_flight,
-    deadline_s=SETTINGS.request_timeout_s,
-    api_key=SETTINGS.api_key.get_secret_value() if SETTINGS.api_key else None,
-)
+app = create_app(SETTINGS)
 # BentoML's own timeouts sit behind ours, so that our 408/504 with a JSON body comes first.
 TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
-
-
 # Declared, so that a runner reached by URL (JSON, not pickle) still gets uint8 pixels.
 UINT8 = Annotated[np.ndarray, bentoml.validators.DType("uint8")]
 
@@ -91,7 +73,9 @@ def runner_service(role: Role) -> Any:
             weights = bentoml.models.BentoModel(f"{role.store_name}:latest")
 
         def __init__(self) -> None:
-            from wizpix.loading import build_slot  # runner side only: the front never loads models
+            # runner side only: the front never loads models
+            from wizpix.runner.factory import build_slot
+            from wizpix.runner.priority import lower_cpu_priority
 
             # before any model thread exists, so that every thread inherits it
             lower_cpu_priority(role.cpu_nice)
@@ -108,7 +92,8 @@ def runner_service(role: Role) -> Any:
         @bentoml.api
         async def status(self) -> dict:
             # async: answered on the event loop, never queued behind an inference thread
-            return self.slot.status()
+            status: RunnerStatus = self.slot.status()
+            return status.model_dump(mode="json")
 
     return Runner
 
@@ -117,6 +102,7 @@ FastRunner = runner_service(ROLES[RoleName.FAST])
 ProRunner = runner_service(ROLES[RoleName.PRO])
 
 
+@guarded_by(app)
 @bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
@@ -127,63 +113,20 @@ class WizPix:
     def __init__(self) -> None:
         runners = {RoleName.FAST: RemoteRunner(self.fast), RoleName.PRO: RemoteRunner(self.pro)}
         self.cutter = Cutter(SETTINGS, ROLES, runners)
-        app.state.cutter = self.cutter  # for routes added outside this class (wizpix.api)
+        app.state.front.cutter = self.cutter  # what the routes receive
         start_known_series(ROLES)  # alerts can be written before the first fallback
         self.batches = ProgressBoard()
         self.batch_gate = asyncio.Semaphore(SETTINGS.batch_concurrency)  # shared by all batches
+        self.batch_limits = BatchLimits.from_settings(SETTINGS)
 
     def __is_ready__(self) -> bool:
         # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
-        return not (SETTINGS.warmup_blocking and self.cutter.training)
+        return not (SETTINGS.warmup_blocking and self.cutter.warmup.training)
 
     @bentoml.on_startup
     async def train_dispatchers(self) -> None:
         # in the background: the front answers /health (warming up) while it runs
-        self._training = asyncio.get_running_loop().create_task(self.cutter.warm_dispatchers())
-
-    @app.post(
-        "/remove-bg",
-        dependencies=[Depends(one_file)],
-        response_class=Response,
-        summary="Cut the subject out of an image",
-        responses={
-            200: {"content": {"image/png": {}, "image/webp": {}}},
-            400: ERROR_SCHEMA,
-            401: ERROR_SCHEMA,
-            408: ERROR_SCHEMA,
-            413: ERROR_SCHEMA,
-            422: ERROR_SCHEMA,
-            503: ERROR_SCHEMA,
-            504: ERROR_SCHEMA,
-        },
-    )
-    async def remove_bg(
-        self,
-        request: Request,
-        file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
-        quality: Annotated[
-            RoleName, Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
-        ] = RoleName.FAST,
-        options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
-        # enforced by the Admission middleware before the body is read; declared here so
-        # that a bad value is a 422 and the header is in the OpenAPI schema
-        deadline_ms: Annotated[
-            int | None,
-            Header(
-                alias=DEADLINE_HEADER,
-                gt=0,
-                description="Give up after this many ms (504) if sooner than the server's deadline",
-            ),
-        ] = None,
-    ) -> Response:
-        note(request.state, asked=quality)
-        cutout = await self.cutter.remove_background(await file.read(), quality, options)
-        note(request.state, **cutout.facts)
-        return Response(cutout.data, media_type=cutout.media_type, headers=cutout.headers)
-
-    @app.get("/health", summary="Models, warmup, device and overall status")
-    async def health(self) -> JSONResponse:
-        return JSONResponse({**await self.cutter.health(), "requests": asdict(app.state.load)})
+        self._training = asyncio.get_running_loop().create_task(self.cutter.warmup.run())
 
     # --- BentoML's own APIs: what `bentoml.SyncHTTPClient` and `bentoml.depends` can call ---
 
@@ -198,7 +141,6 @@ class WizPix:
             data = await asyncio.to_thread(image.read_bytes)
             cutout = await self.cutter.remove_background(data, role, chosen)
         except ApiError as error:
-            note(ctx.request.state, error=error.code)
             return answer(ctx, error)
         note(ctx.request.state, **cutout.facts)
         return answer(ctx, cutout)
@@ -210,7 +152,7 @@ class WizPix:
         """Many images, one zip: a cutout per image and report.json. A bad file fails alone."""
         batch_id, is_task = batch_key(ctx)
         try:
-            check_limits([path.stat().st_size for path in images], BATCH_LIMITS)
+            check_limits([path.stat().st_size for path in images], self.batch_limits)
             role, chosen = request_options(quality, options)
         except ApiError as error:
             return answer(ctx, error)
@@ -223,8 +165,8 @@ class WizPix:
             progress,
             deadline_s=SETTINGS.request_timeout_s,
             gate=self.batch_gate,
-            max_output_bytes=int(SETTINGS.batch_max_output_mb * 2**20),
-            canceled=partial(canceled_in, TASK_STORE, batch_id) if is_task else None,
+            max_output_bytes=SETTINGS.batch_max_output_bytes,
+            canceled=partial(canceled_in, task_store(), batch_id) if is_task else None,
             task_id=batch_id,
         )
         ctx.response.headers["Content-Disposition"] = 'attachment; filename="cutouts.zip"'
@@ -236,11 +178,6 @@ class WizPix:
         if (progress := self.batches.get(task_id)) is not None:
             return answer(ctx, progress.as_dict())
         # submitted, and BentoML still reading its files: the batch has not started yet
-        if await asyncio.to_thread(task_status, TASK_STORE, task_id) == "in_progress":
+        if await asyncio.to_thread(task_status, task_store(), task_id) == "in_progress":
             return answer(ctx, {"state": "pending"})
         return answer(ctx, ApiError("unknown_task", f"no batch {task_id} in this process", status=404))
-
-
-TASK_STORE = BentoMLContainer.result_store_file.get()
-BATCH_LIMITS = BatchLimits(SETTINGS.batch_max_files, int(SETTINGS.batch_max_mb * 2**20))
-guard_typed_routes(WizPix, SETTINGS, app.state.load, BATCH_LIMITS)

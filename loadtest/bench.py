@@ -45,8 +45,8 @@ from photos import bench_inputs
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wizpix.catalog import load_catalog  # noqa: E402
-from wizpix.imaging import normalize  # noqa: E402
+from wizpix.core.catalog import load_catalog  # noqa: E402
+from wizpix.runner.tensors import normalize  # noqa: E402
 
 RESULTS = ROOT / "loadtest" / "results"
 MODEL_FILES = {"fast": ROOT / "models" / "u2netp.onnx", "pro": ROOT / "models" / "isnet-general-use.onnx"}

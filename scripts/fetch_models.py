@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wizpix.catalog import Catalog, ModelSpec, load_catalog
-from wizpix.enums import RoleName
-from wizpix.fetch import FetchError, fetch_model
-from wizpix.roles import Role, build_roles
-from wizpix.settings import Settings, SettingsError, load_settings
-from wizpix.store import WeightsMissing, import_to_store, import_user_file
+from wizpix.core.catalog import Catalog, ModelSpec, load_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.roles import Role, build_roles
+from wizpix.core.settings import Settings, SettingsError, load_settings
+from wizpix.weights.sources import FetchError, fetch_model
+from wizpix.weights.store import WeightsMissing, import_to_store, import_user_file
 
 NON_COMMERCIAL = "NON-COMMERCIAL"
 

@@ -18,14 +18,16 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wizpix.catalog import load_catalog  # noqa: E402
-from wizpix.enums import RoleName  # noqa: E402
-from wizpix.imaging import decode_image, model_input, resize_mask  # noqa: E402
-from wizpix.loading import build_model  # noqa: E402
-from wizpix.output import OutputOptions, render  # noqa: E402
-from wizpix.roles import build_roles  # noqa: E402
-from wizpix.settings import Settings  # noqa: E402
-from wizpix.store import Weights  # noqa: E402
+from wizpix.core.catalog import load_catalog  # noqa: E402
+from wizpix.core.enums import RoleName  # noqa: E402
+from wizpix.core.roles import build_roles  # noqa: E402
+from wizpix.core.settings import Settings  # noqa: E402
+from wizpix.image.compose import model_input, resize_mask  # noqa: E402
+from wizpix.image.decode import decode_image  # noqa: E402
+from wizpix.image.options import OutputOptions  # noqa: E402
+from wizpix.image.render import render  # noqa: E402
+from wizpix.runner.factory import build_model  # noqa: E402
+from wizpix.weights.store import Weights  # noqa: E402
 
 OUT = ROOT / "docs" / "examples"
 

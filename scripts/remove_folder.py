@@ -12,7 +12,7 @@ Outputs and the manifest are written to a temp file and renamed, so an interrupt
 leaves no partial file. Exit codes: 0 all done · 1 some failed · 2 bad usage · 130 Ctrl-C.
 Environment: WIZPIX_URL (default URL), API_KEY (sent as ``Authorization: Bearer``).
 
-The /remove-bg options are generated from ``wizpix.output.OutputOptions`` (the service's own
+The /remove-bg options are generated from ``wizpix.image.options.OutputOptions`` (the service's own
 query model), so a field added there is a flag here with nothing else to change.
 """
 
@@ -42,8 +42,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wizpix.enums import RoleName
-from wizpix.output import OutputOptions
+from wizpix.core.enums import RoleName
+from wizpix.image.options import OutputOptions
 
 IMAGE_EXTENSIONS = frozenset(
     {"jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "heic", "heif", "avif"}
@@ -71,7 +71,7 @@ def _unwrap_optional(annotation: Any) -> Any:
 def add_option_flags(parser: argparse.ArgumentParser, model: type[BaseModel] = OutputOptions) -> None:
     """One flag per field of ``model``: bools as ``--x/--no-x``, Literals as choices, ints
     and floats typed, anything else passed as text for the model itself to validate."""
-    group = parser.add_argument_group("/remove-bg options (from wizpix.output.OutputOptions)")
+    group = parser.add_argument_group("/remove-bg options (from wizpix.image.options.OutputOptions)")
     for name, info in model.model_fields.items():
         annotation = _unwrap_optional(info.annotation)
         flag = "--" + name.replace("_", "-")

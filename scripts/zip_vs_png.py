@@ -20,7 +20,8 @@ from PIL import Image
 from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from wizpix.output import OutputOptions, render  # after the path is set
+from wizpix.image.options import OutputOptions  # after the path is set
+from wizpix.image.render import render  # after the path is set
 
 SIZE = (4000, 3000)
 RUNS = 3

@@ -60,7 +60,8 @@ def test_the_bento_packs_code_page_and_both_models_and_nothing_else(bento_tag: s
     assert packed_models(bento_tag) == {"u2netp", "isnet-general-use"}
     home = BENTOML_STORE / "bentos" / bento_tag.replace(":", "/")
     files = {str(path.relative_to(home / "src")) for path in (home / "src").rglob("*") if path.is_file()}
-    assert {"service.py", "wizpix/ui/index.html", "models/manifest.toml"} <= files
+    packed = {"service.py", "wizpix/front/ui/index.html", "models/manifest.toml", "wizpix/runner/kinds.py"}
+    assert packed <= files
     assert not any(
         name.startswith((".venv", "tests", ".bentoml")) or name.endswith(".onnx") for name in files
     )

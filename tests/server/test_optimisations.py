@@ -11,15 +11,16 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT, jpeg_bytes
-from wizpix.catalog import load_catalog
-from wizpix.enums import RoleName
-from wizpix.frontend import render_result
-from wizpix.imaging import decode_image, model_input, resize_mask
-from wizpix.loading import build_model
-from wizpix.output import OutputOptions
-from wizpix.roles import build_roles
-from wizpix.settings import Settings
-from wizpix.store import Weights
+from wizpix.core.catalog import load_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.roles import build_roles
+from wizpix.core.settings import Settings
+from wizpix.image.compose import model_input, resize_mask
+from wizpix.image.decode import decode_image
+from wizpix.image.options import OutputOptions
+from wizpix.image.render import render_result
+from wizpix.runner.factory import build_model
+from wizpix.weights.store import Weights
 
 pytestmark = pytest.mark.weights
 
@@ -70,7 +71,7 @@ def test_the_pro_graph_widened_to_fp32_at_import_gives_the_same_masks() -> None:
     level of 255 on real photographs."""
     from skimage import data
 
-    from wizpix.store import resolve_weights
+    from wizpix.weights.store import resolve_weights
 
     role = build_roles(Settings(inference_threads=2), load_catalog())[RoleName.PRO]
     stored = resolve_weights(role, ROOT / "models", allow_remote=False)

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.conftest import Server, mock_server_ok
-from wizpix.limits import DEADLINE_HEADER
+from wizpix.front.guards import DEADLINE_HEADER
 
 LIMIT, DEADLINE_S = 2, 4
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT, Server, alpha_of, jpeg_bytes
-from wizpix.catalog import load_catalog
+from wizpix.core.catalog import load_catalog
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 

@@ -13,10 +13,10 @@ from PIL import Image
 
 from tests.conftest import alpha_of
 from tests.unit.test_frontend import Crashing, cutter
-from wizpix.batch import BatchLimits, Progress, check_limits, output_names, remove_backgrounds
-from wizpix.enums import RoleName
-from wizpix.errors import ApiError
-from wizpix.output import OutputOptions
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import ApiError
+from wizpix.front.zip_batch import BatchLimits, Progress, check_limits, output_names, remove_backgrounds
+from wizpix.image.options import OutputOptions
 
 
 def test_output_names_are_bare_distinct_stems() -> None:

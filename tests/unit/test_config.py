@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from wizpix.catalog import load_catalog, parse_catalog
-from wizpix.enums import RoleName
-from wizpix.errors import Unavailable
-from wizpix.fallback import Route, choose_route, route_after_pro_error
-from wizpix.health import overall_status
-from wizpix.settings import SettingsError, load_settings
+from wizpix.core.catalog import load_catalog, parse_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import Unavailable
+from wizpix.core.settings import SettingsError, load_settings
+from wizpix.front.fallback import Route, choose_route, route_after_pro_error
+from wizpix.front.health import overall_status
 
 ENV = [
     "MODEL_DIR",
@@ -119,7 +119,7 @@ def test_pro_served_by_pro_when_servable(state: str) -> None:
 )
 def test_pro_falls_back_to_fast_with_a_reason(state: str, reason: str) -> None:
     route = choose_route("pro", state, auto_fallback=True)
-    assert route.runner == "fast" and reason in str(route.fallback_reason)
+    assert route.role == "fast" and reason in str(route.fallback_reason)
 
 
 def test_pro_unavailable_is_503_when_fallback_is_off() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.standins import build_standin
-from wizpix.convert import widen_fp16
+from wizpix.weights.fp16 import widen_fp16
 
 
 def fp16_graph(path: Path) -> Path:

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from tests.unit.test_frontend import InProcess, in_process
-from wizpix.enums import RoleName
-from wizpix.frontend import DISPATCHER_TRAINING
-from wizpix.settings import Settings
+from wizpix.core.enums import RoleName
+from wizpix.core.settings import Settings
+from wizpix.front.warmup import DISPATCHER_TRAINING
 
 
 class Recording(InProcess):
@@ -40,15 +40,15 @@ def test_training_follows_the_pattern_and_holds_pro_back_until_done(disc_png: by
     async def scenario() -> tuple[dict, Any, dict]:
         before = await cut.runner_status(RoleName.PRO)
         early = await cut.remove_background(disc_png, RoleName.PRO)  # while training is pending
-        await cut.warm_dispatchers()
+        await cut.warmup.run()
         return before, early, await cut.runner_status(RoleName.PRO)
 
     before, early, after = asyncio.run(scenario())
-    assert before["state"] == "loading" and before["dispatcher"] == "pending"
+    assert before.state == "loading" and before.dispatcher == "pending"
     assert early.headers["X-WizPix-Quality"] == "fast"
     assert early.headers["X-WizPix-Fallback"] == "pro model is warming up"
     assert len(pro.calls) == sum(DISPATCHER_TRAINING) and pro.most_at_once == 2
-    assert after["state"] == "ready" and after["dispatcher"] == "done"
+    assert after.state == "ready" and after.dispatcher == "done"
     served = asyncio.run(cut.remove_background(disc_png, RoleName.PRO))
     assert served.headers["X-WizPix-Quality"] == "pro"
 
@@ -58,14 +58,14 @@ def test_a_model_that_will_not_serve_is_not_trained(tmp_path) -> None:
         fast_model_name="u2net", pro_model_name="mock", warmup_on_startup=True, model_dir=tmp_path
     )
     cut = in_process(settings, Recording)
-    asyncio.run(cut.warm_dispatchers())
-    assert cut.dispatchers[RoleName.FAST] == "failed" and cut.dispatchers[RoleName.PRO] == "done"
+    asyncio.run(cut.warmup.run())
+    assert cut.warmup.states[RoleName.FAST] == "failed" and cut.warmup.states[RoleName.PRO] == "done"
 
 
 def test_without_warmup_nothing_is_trained_and_nothing_held_back() -> None:
     cut = in_process(
         Settings(fast_model_name="mock", pro_model_name="mock", warmup_on_startup=False), Recording
     )
-    asyncio.run(cut.warm_dispatchers())
-    assert cut.runners[RoleName.PRO].calls == [] and cut.dispatchers[RoleName.PRO] == "disabled"
-    assert asyncio.run(cut.runner_status(RoleName.PRO))["state"] == "idle"
+    asyncio.run(cut.warmup.run())
+    assert cut.runners[RoleName.PRO].calls == [] and cut.warmup.states[RoleName.PRO] == "disabled"
+    assert asyncio.run(cut.runner_status(RoleName.PRO)).state == "idle"

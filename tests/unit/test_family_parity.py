@@ -20,12 +20,12 @@ import pytest
 from PIL import Image
 
 from tests.standins import standin_for
-from wizpix.catalog import ModelSpec, load_catalog
-from wizpix.enums import RoleName
-from wizpix.imaging import model_input, resize_mask
-from wizpix.models import KINDS
-from wizpix.roles import Role, build_roles
-from wizpix.settings import Settings
+from wizpix.core.catalog import ModelSpec, load_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.roles import Role, build_roles
+from wizpix.core.settings import Settings
+from wizpix.image.compose import model_input, resize_mask
+from wizpix.runner.kinds import KINDS
 
 IMAGENET_MEAN, IMAGENET_STD, UNIT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), (1.0, 1.0, 1.0)
 
@@ -221,7 +221,7 @@ def test_a_file_that_does_not_fit_its_family_is_refused_saying_what_and_why(
     name: str, wrong: dict, found: str, tmp_path: Path
 ) -> None:
     from tests.standins import build_standin
-    from wizpix.models import InterfaceMismatch
+    from wizpix.runner.kinds import InterfaceMismatch
 
     spec = load_catalog().require(name)
     size = wrong.pop("size", spec.preprocess.size)

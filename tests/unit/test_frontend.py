@@ -14,13 +14,14 @@ import pytest
 from anyio import to_thread
 
 from tests.conftest import alpha_of
-from wizpix.catalog import load_catalog
-from wizpix.enums import RoleName
-from wizpix.errors import Unavailable
-from wizpix.frontend import Cutter
-from wizpix.loading import build_slot
-from wizpix.roles import Role, build_roles
-from wizpix.settings import Settings
+from wizpix.core.catalog import load_catalog
+from wizpix.core.contract import RunnerStatus
+from wizpix.core.enums import ModelState, RoleName, WarmupState
+from wizpix.core.errors import Unavailable
+from wizpix.core.roles import Role, build_roles
+from wizpix.core.settings import Settings
+from wizpix.front.cutter import Cutter
+from wizpix.runner.factory import build_slot
 
 
 class InProcess:
@@ -31,7 +32,7 @@ class InProcess:
     async def predict(self, images: np.ndarray) -> np.ndarray:
         return await to_thread.run_sync(self.slot.predict, images)
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> RunnerStatus:
         return self.slot.status()
 
 
@@ -44,13 +45,15 @@ class Dead:
     async def predict(self, images: np.ndarray) -> np.ndarray:
         raise ConnectionRefusedError("connection refused")
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> RunnerStatus:
         raise ConnectionRefusedError("connection refused")
 
 
 class WarmingUp(InProcess):
-    async def status(self) -> dict[str, Any]:
-        return {**self.slot.status(), "state": "loading", "warmup": "running"}
+    async def status(self) -> RunnerStatus:
+        return self.slot.status().model_copy(
+            update={"state": ModelState.LOADING, "warmup": WarmupState.RUNNING}
+        )
 
 
 def in_process(settings: Settings, pro_kind: type = InProcess) -> Cutter:

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wizpix.catalog import Postprocess, load_catalog
-from wizpix.errors import BadInput
-from wizpix.imaging import (
-    activate,
-    compose_cutout,
-    decode_image,
-    encode_png,
-    mock_alpha,
-    model_input,
-    normalize,
-    resize_mask,
-    subject_bbox,
-    to_uint8,
-)
+from wizpix.core.catalog import Postprocess, load_catalog
+from wizpix.core.errors import BadInput
+from wizpix.image.compose import compose_cutout, model_input, resize_mask, subject_bbox
+from wizpix.image.decode import decode_image
+from wizpix.image.encode import encode_png
+from wizpix.runner.tensors import activate, mock_alpha, normalize, to_uint8
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

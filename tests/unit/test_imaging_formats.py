@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from wizpix.errors import BadInput
-from wizpix.imaging import decode_image, looks_like_an_image
+from wizpix.core.errors import BadInput
+from wizpix.image.decode import decode_image, looks_like_an_image
 
 ORIENTATION = 0x0112
 SRGB = ImageCms.createProfile("sRGB")

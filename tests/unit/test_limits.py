@@ -9,17 +9,21 @@ import httpx
 import pytest
 from fastapi import File, UploadFile
 
-from wizpix.api import create_app
+from wizpix.core.settings import Settings
+from wizpix.core.units import MIB
+from wizpix.front.app import create_app
+from wizpix.front.wiring import with_guards
 
 
 def limited_app(max_bytes: int, key: str | None = None):
-    app = create_app(max_upload_bytes=max_bytes, api_key=key)
+    """Our app and its guards, with a route of its own in the place of /remove-bg."""
+    app = create_app(Settings(max_upload_mb=max_bytes / MIB, api_key=key), routers=())
 
     @app.post("/remove-bg")
     async def upload(file: UploadFile = File(...)) -> dict:  # noqa: B008
         return {"size": len(await file.read())}
 
-    return app
+    return with_guards(app)
 
 
 def call(app, **kwargs) -> httpx.Response:

@@ -11,10 +11,11 @@ import numpy as np
 from PIL import Image
 
 from tests.unit.test_frontend import InProcess, in_process
-from wizpix.enums import RoleName
-from wizpix.mask_cache import MaskCache, MaskKey
-from wizpix.output import OutputOptions
-from wizpix.settings import Settings
+from wizpix.core.contract import RunnerStatus
+from wizpix.core.enums import RoleName
+from wizpix.core.settings import Settings
+from wizpix.front.mask_cache import MaskCache, MaskKey
+from wizpix.image.options import OutputOptions
 
 
 def key(n: int, weights: str = "w") -> MaskKey:
@@ -52,8 +53,8 @@ class Counting(InProcess):
         self.calls += 1
         return await super().predict(images)
 
-    async def status(self) -> dict[str, Any]:
-        return {**await super().status(), "sha256": self.weights}
+    async def status(self) -> RunnerStatus:
+        return (await super().status()).model_copy(update={"sha256": self.weights})
 
 
 def counting_cutter(**overrides: Any):
@@ -104,8 +105,8 @@ def test_with_the_cache_off_every_request_runs_the_model(disc_png: bytes) -> Non
 
 
 def test_the_recipe_is_part_of_the_key() -> None:
-    from wizpix.catalog import load_catalog
-    from wizpix.roles import build_roles
+    from wizpix.core.catalog import load_catalog
+    from wizpix.core.roles import build_roles
 
     roles = build_roles(Settings(), load_catalog())
     isnet = roles[RoleName.PRO]

@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from wizpix.errors import BadInput
-from wizpix.output import OutputOptions, _target_size, cover, render
+from wizpix.core.errors import BadInput
+from wizpix.image.compose import cover
+from wizpix.image.options import OutputOptions
+from wizpix.image.render import _target_size, render
 
 
 def scene() -> tuple[Image.Image, np.ndarray]:

@@ -14,14 +14,18 @@ import numpy as np
 import pytest
 from fastapi import Request
 
-from wizpix.api import create_app
-from wizpix.errors import Unavailable
-from wizpix.limits import DEADLINE_HEADER
-from wizpix.remote import RemoteRunner
+from wizpix.core.errors import Unavailable
+from wizpix.core.settings import Settings
+from wizpix.core.units import MIB
+from wizpix.front.app import create_app
+from wizpix.front.guards import DEADLINE_HEADER, Load
+from wizpix.front.runner_client import RemoteRunner
+from wizpix.front.wiring import Guards, with_guards
 
 
-def slow_app(max_in_flight: int, deadline_s: float, work_s: float):
-    app = create_app(max_upload_bytes=10_000, max_in_flight=max_in_flight, deadline_s=deadline_s)
+def slow_app(max_in_flight: int, deadline_s: float, work_s: float) -> Guards:
+    settings = Settings(max_upload_mb=10_000 / MIB, max_in_flight=max_in_flight, request_timeout_s=deadline_s)
+    app = create_app(settings, routers=())
 
     @app.post("/remove-bg")
     async def work(request: Request) -> dict:
@@ -29,7 +33,11 @@ def slow_app(max_in_flight: int, deadline_s: float, work_s: float):
         await asyncio.sleep(work_s)
         return {"ok": True}
 
-    return app
+    return with_guards(app)
+
+
+def load_of(app: Guards) -> Load:
+    return app.app.state.front.load
 
 
 async def _post_many(app, count: int, headers: dict[str, str] | None = None) -> list[httpx.Response]:
@@ -47,7 +55,7 @@ def test_work_past_the_limit_is_refused_with_503_and_retry_after() -> None:
     assert codes == [200, 200, 503, 503, 503], codes
     refused = next(r for r in responses if r.status_code == 503)
     assert refused.json()["error"]["code"] == "overloaded" and refused.headers["retry-after"] == "2"
-    assert app.state.load.in_flight == 0 and app.state.load.refused == 3
+    assert load_of(app).in_flight == 0 and load_of(app).refused == 3
 
 
 def test_a_request_past_its_deadline_gets_504_and_frees_its_slot() -> None:
@@ -56,7 +64,7 @@ def test_a_request_past_its_deadline_gets_504_and_frees_its_slot() -> None:
     (response,) = asyncio.run(_post_many(app, 1))
     assert time.monotonic() - started < 2
     assert response.status_code == 504 and response.json()["error"]["code"] == "deadline_exceeded"
-    assert app.state.load.in_flight == 0 and app.state.load.timed_out == 1
+    assert load_of(app).in_flight == 0 and load_of(app).timed_out == 1
 
 
 def test_the_client_may_ask_for_a_shorter_deadline_never_a_longer_one() -> None:

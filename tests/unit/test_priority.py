@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 SCRIPT = """
 import os, threading
 from pathlib import Path
-from wizpix.priority import lower_cpu_priority
+from wizpix.runner.priority import lower_cpu_priority
 threading.Thread(target=lambda: None).start()
 print(lower_cpu_priority(7))
 autogroup = Path("/proc/self/autogroup")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wizpix.rate_limit import MAX_KEYS, RateLimiter, weight
+from wizpix.front.removebg.rate_limit import MAX_KEYS, RateLimiter, weight
 
 
 class Clock:

@@ -6,15 +6,30 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from fastapi import Query
+from fastapi import FastAPI, Query
 
-from wizpix.api import create_app
-from wizpix.removebg import _b64
+from tests.unit.test_frontend import in_process
+from wizpix.core.settings import Settings
+from wizpix.core.units import MIB
+from wizpix.front.app import create_app
+from wizpix.front.removebg.routes import _b64
+from wizpix.front.wiring import with_guards
 
 
-def request(app, method: str, path: str, **kwargs) -> httpx.Response:
+def create(**values: object) -> FastAPI:
+    """The front's app with the mock model on both runners, in process."""
+    settings = Settings(fast_model_name="mock", pro_model_name="mock", **values)
+    app = create_app(settings)
+    app.state.front.cutter = in_process(settings)
+    return app
+
+
+def request(app: FastAPI, method: str, path: str, **kwargs) -> httpx.Response:
+    """A request through the guards, as BentoML serves the app."""
+
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        transport = httpx.ASGITransport(app=with_guards(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.request(method, path, **kwargs)
 
     return asyncio.run(go())
@@ -27,7 +42,7 @@ def only_error(response: httpx.Response) -> dict:
 
 
 def test_missing_or_wrong_key_is_403_on_v1_and_401_elsewhere() -> None:
-    app = create_app(api_key="s3cret")
+    app = create(api_key="s3cret")
     for path, method in (("/v1.0/account", "GET"), ("/v1.0/removebg", "POST")):
         for headers in ({}, {"X-Api-Key": "nope"}):
             response = request(app, method, path, headers=headers)
@@ -38,10 +53,10 @@ def test_missing_or_wrong_key_is_403_on_v1_and_401_elsewhere() -> None:
 
 
 def test_admission_and_upload_limits_answer_in_the_envelope() -> None:
-    app = create_app(max_upload_bytes=1000, max_in_flight=1)
+    app = create(max_upload_mb=1000 / MIB, max_in_flight=1)
     too_big = request(app, "POST", "/v1.0/removebg", files={"image_file": ("a", b"x" * 5000)})
     assert too_big.status_code == 400 and only_error(too_big)["code"] == "upload_too_large"
-    app.state.load.in_flight = 1  # a request is being served
+    app.state.front.load.in_flight = 1  # a request is being served
     busy = request(app, "POST", "/v1.0/removebg", data={"image_url": "x"})
     assert busy.status_code == 503 and only_error(busy)["code"] == "overloaded"
     assert busy.headers["retry-after"] == "2"
@@ -50,7 +65,7 @@ def test_admission_and_upload_limits_answer_in_the_envelope() -> None:
 
 
 def test_validation_errors_are_400_in_the_envelope_on_v1() -> None:
-    app = create_app()
+    app = create()
 
     @app.get("/v1.0/probe")
     async def probe(n: int = Query()) -> dict:
@@ -62,7 +77,7 @@ def test_validation_errors_are_400_in_the_envelope_on_v1() -> None:
 
 
 def test_bodies_that_used_to_be_500s_are_400s_that_say_why() -> None:
-    app = create_app()
+    app = create()
     file_in_json = request(app, "POST", "/v1.0/removebg", json={"image_file": "iVBORw0KGgo="})
     assert file_in_json.status_code == 400 and "image_file_b64" in only_error(file_in_json)["detail"]
     deep = request(
@@ -74,7 +89,7 @@ def test_bodies_that_used_to_be_500s_are_400s_that_say_why() -> None:
 
 def test_a_base64_field_over_a_megabyte_is_read() -> None:
     """Starlette caps text fields at 1 MB unless told otherwise; a base64 photo is larger."""
-    app = create_app(max_upload_bytes=4 * 2**20)
+    app = create(max_upload_mb=4)
     large = "." * 1_500_000  # read whole, then refused for what it is, not for its size
     response = request(app, "POST", "/v1.0/removebg", data={"image_file_b64": large})
     assert response.status_code == 400 and only_error(response)["code"] == "invalid_base64"

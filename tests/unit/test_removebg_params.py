@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from wizpix.enums import RoleName
-from wizpix.errors import BadInput, error_answer
-from wizpix.removebg_params import parse
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import BadInput
+from wizpix.front.answers import error_answer
+from wizpix.front.removebg.params import parse
 
 FILE = {"image_file": "<file>"}
 

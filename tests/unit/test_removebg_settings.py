@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wizpix.enums import RoleName
-from wizpix.settings import SettingsError, load_settings
+from wizpix.core.enums import RoleName
+from wizpix.core.settings import SettingsError, load_settings
 
 
 def test_defaults_keep_urls_and_the_rate_limit_off() -> None:

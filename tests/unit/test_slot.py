@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wizpix.catalog import load_catalog
-from wizpix.enums import RoleName
-from wizpix.models import MockMaskModel
-from wizpix.roles import build_roles
-from wizpix.settings import Settings
-from wizpix.slot import ModelSlot, ModelUnavailable
-from wizpix.store import Weights, WeightsMissing
+from wizpix.core.catalog import load_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.roles import build_roles
+from wizpix.core.settings import Settings
+from wizpix.runner.kinds import MockMaskModel
+from wizpix.runner.slot import ModelSlot, ModelUnavailable
+from wizpix.weights.store import Weights, WeightsMissing
 
 MOCK = load_catalog().require("mock")
 MOCK_ROLE = build_roles(Settings(fast_model_name="mock", pro_model_name="mock"), load_catalog())[RoleName.PRO]
@@ -43,7 +43,7 @@ def test_without_warmup_the_model_is_idle_then_loads_on_first_use() -> None:
     s.start()
     assert s.state == "idle" and s.warmup == "disabled"
     assert s.predict(batch(3)).shape == (3, 320, 320)
-    assert s.state == "ready" and s.status()["input_size"] == 320
+    assert s.state == "ready" and s.status().input_size == 320
 
 
 def test_missing_weights_are_reported_not_raised_at_start() -> None:
@@ -53,7 +53,7 @@ def test_missing_weights_are_reported_not_raised_at_start() -> None:
     s = slot(resolve=missing)
     s.start()
     status = s.status()
-    assert status["state"] == "missing" and "/secret/dir/" not in status["error"]
+    assert status.state == "missing" and "/secret/dir/" not in status.error
     with pytest.raises(ModelUnavailable, match="missing"):
         s.predict(batch())
 
@@ -83,7 +83,7 @@ def test_warmup_runs_in_the_background_and_blocks_readiness_only_when_asked() ->
     gate.set()
     wait_until(lambda: blocking.warmup == "done" and relaxed.warmup == "done")
     assert blocking.ready_for_traffic and blocking.state == "ready"
-    assert "warmup_inference_s" in blocking.status()["timings"]
+    assert "warmup_inference_s" in blocking.status().timings
 
 
 def test_a_model_returning_the_wrong_batch_length_is_caught() -> None:

@@ -11,11 +11,11 @@ SCRIPT = textwrap.dedent(
     """
     import dataclasses, hashlib, sys
     from pathlib import Path
-    from wizpix.catalog import load_catalog
-    from wizpix.enums import RoleName
-    from wizpix.roles import build_roles
-    from wizpix.settings import Settings
-    from wizpix.store import WeightsCorrupt, WeightsMissing, import_to_store, resolve_weights
+    from wizpix.core.catalog import load_catalog
+    from wizpix.core.enums import RoleName
+    from wizpix.core.roles import build_roles
+    from wizpix.core.settings import Settings
+    from wizpix.weights.store import WeightsCorrupt, WeightsMissing, import_to_store, resolve_weights
 
     work = Path(sys.argv[1])
     data = b"weights" * 100

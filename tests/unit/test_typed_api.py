@@ -8,9 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from wizpix.enums import RoleName
-from wizpix.errors import ApiError
-from wizpix.typed_api import request_options, task_status, text_in_file_field, upload_names
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import ApiError
+from wizpix.front.bentoml_api import request_options
+from wizpix.front.guards import text_in_file_field
+from wizpix.front.tasks import task_status, upload_names
 
 
 def test_options_are_checked_as_remove_bg_checks_them() -> None:

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from wizpix import __version__
-from wizpix.errors import BadInput
-from wizpix.url_fetch import PinnedBackend, fetch_image_bytes, is_public_address
+from wizpix.core.errors import BadInput
+from wizpix.front.removebg.image_url import PinnedBackend, fetch_image_bytes, is_public_address
 
 
 def _png() -> bytes:

@@ -1,0 +1,198 @@
+"""One typed settings object, read once from the environment.
+
+Every service process imports ``service.py``, so a bad value has to stop start-up there,
+with a message naming the variable and what it accepts, rather than surface as an odd
+failure on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wizpix.core.catalog import load_catalog
+from wizpix.core.enums import RoleName
+from wizpix.core.paths import PROJECT_ROOT
+from wizpix.core.units import mib
+
+
+class SettingsError(RuntimeError):
+    """A configuration value is invalid; the message names the variable and allowed values."""
+
+
+class Settings(BaseSettings):
+    """Service configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    model_dir: Path = Field(
+        default=PROJECT_ROOT / "models",
+        validation_alias=AliasChoices("MODEL_DIR", "PIPELINE_MODEL_DIR"),
+        description="Where fetched weights are kept before import into the BentoML store.",
+    )
+    fast_model_name: str = Field(default="u2netp", description="A catalogue model that serves fast.")
+    pro_model_name: str = Field(default="inspyrenet", description="A catalogue model that serves pro.")
+    # A file of your own (say, a fine-tuned ISNet), run with the recipe of the family the
+    # model name above gives.
+    fast_model_path: Path | None = None
+    pro_model_path: Path | None = None
+    allow_remote_download: bool = False
+    auto_fallback_fast: bool = True
+    warmup_on_startup: bool = True
+    warmup_blocking: bool = False
+    # Inference runs image by image (see wizpix/runner/kinds.py), so a bigger batch only makes its
+    # first image wait for its last; 2 is the smallest BentoML accepts for a batchable API.
+    fast_max_batch_size: int = Field(default=2, ge=2, le=64)
+    fast_max_latency_ms: int = Field(default=5_000, ge=10)
+    pro_max_batch_size: int = Field(default=2, ge=2, le=16)
+    pro_max_latency_ms: int = Field(default=30_000, ge=10)
+    # The pro runner's process yields the CPU to fast and the front (Linux: autogroup and
+    # thread nice values). Measured with loadtest/tiers.py: see the README's tiers section.
+    fast_cpu_nice: int = Field(default=0, ge=0, le=19, description="fast runner's CPU nice value.")
+    pro_cpu_nice: int = Field(default=10, ge=0, le=19, description="pro runner's CPU nice value.")
+    inference_threads: int = Field(
+        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = all cores."
+    )
+    # ONNX Runtime's CPU arena keeps peak activation memory resident. Measured here: u2netp
+    # +330 MB for 18% speed (worth it); ISNet at 1024² +1.7 GB for 12% (not by default).
+    fast_memory_arena: bool = True
+    pro_memory_arena: bool = False
+    max_upload_mb: float = Field(default=25, gt=0, le=1024, description="Larger uploads get 413.")
+    max_image_pixels: int = Field(default=50_000_000, ge=1, description="Larger images get 413, undecoded.")
+    api_key: SecretStr | None = Field(default=None, description="When set, /remove-bg requires it.")
+    request_timeout_s: float = Field(
+        default=120, gt=0, le=86_400, description="Per-request deadline: upload, inference and encoding (408/504)."
+    )
+    max_in_flight: int = Field(
+        default=8, ge=1, le=1024, description="/remove-bg requests at once per front worker; more get 503."
+    )
+    # Runners deployed on their own (e.g. one Kubernetes Deployment each, scaled apart):
+    # the front then calls them at these URLs instead of starting them itself.
+    fast_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    pro_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    mask_cache_mb: float = Field(
+        default=64, ge=0, le=65536, description="Recent masks kept for repeat edits (LRU); 0 disables."
+    )
+    status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
+    # remove.bg's v1.0 API (/v1.0/removebg, /v1.0/account; see wizpix/front/removebg/). remove.bg
+    # has no quality parameter: its requests are served by this tier unless they send our
+    # `quality`. `image_url` / `bg_image_url` make the service fetch a URL, so they are off
+    # until allowed; private, loopback and link-local addresses stay refused unless their
+    # host is listed. The rate limit is per API key, in remove.bg's "images of 1 MP" per
+    # minute: a result of w×h pixels counts ceil(w×h / 1e6), at least 1; 0 turns it off.
+    removebg_default_quality: RoleName = RoleName.PRO
+    allow_image_url: bool = False
+    image_url_allow_hosts: str = ""
+    image_url_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
+
+    @field_validator("rate_limit_mp_per_minute")
+    @classmethod
+    def _off_or_at_least_one(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or at least 1: a bucket under one image would refuse all")
+        return value
+
+    # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
+    # whole past these; its images go two at a time through the /remove-bg pipeline.
+    # BentoML keeps a submitted batch's whole upload in memory and in its task store, and
+    # the zip it answers likewise: these bound what one batch can hold in the front.
+    batch_max_files: int = Field(default=100, ge=1, le=100_000, description="Files per batch.")
+    batch_max_mb: float = Field(default=256, gt=0, le=65536, description="Total upload of a batch.")
+    batch_max_output_mb: float = Field(
+        default=1024, gt=0, le=65536, description="Largest zip a batch answers."
+    )
+    batch_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Images of a batch in progress at once."
+    )
+
+    @field_validator("fast_model_name", "pro_model_name")
+    @classmethod
+    def _serves_its_role(cls, value: str, info: ValidationInfo) -> str:
+        role = RoleName(str(info.field_name).split("_")[0])
+        allowed = load_catalog().names_for(role)
+        if value not in allowed:
+            raise ValueError(f"not a {role} model of the catalogue (allowed: {', '.join(allowed)})")
+        return value
+
+    @field_validator("image_url_allow_hosts")
+    @classmethod
+    def _host_list(cls, value: str) -> str:
+        for host in value.split(","):
+            if host.strip() and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host.strip()):
+                raise ValueError(
+                    f"{host.strip()!r} is not a host name or address (give a comma-separated list)"
+                )
+        return value
+
+    @field_validator("fast_model_path", "pro_model_path")
+    @classmethod
+    def _an_onnx_file_path(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() != ".onnx":
+            raise ValueError("must be the path of an .onnx file")
+        return value.expanduser().resolve() if value is not None else None
+
+    def model_name(self, role: RoleName) -> str:
+        """The catalogue name configured for ``role``, aliases resolved."""
+        configured = self.fast_model_name if role is RoleName.FAST else self.pro_model_name
+        return load_catalog().require(configured).name
+
+    @property
+    def image_url_hosts(self) -> frozenset[str]:
+        """IMAGE_URL_ALLOW_HOSTS as a set of lower-case host names (or addresses)."""
+        return frozenset(
+            host.strip().strip("[]").lower() for host in self.image_url_allow_hosts.split(",") if host.strip()
+        )
+
+    @property
+    def threads(self) -> int:
+        return self.inference_threads or os.cpu_count() or 1
+
+    # The limits given in MB, as the code counts them.
+    @property
+    def max_upload_bytes(self) -> int:
+        return mib(self.max_upload_mb)
+
+    @property
+    def mask_cache_bytes(self) -> int:
+        return mib(self.mask_cache_mb)
+
+    @property
+    def batch_max_bytes(self) -> int:
+        return mib(self.batch_max_mb)
+
+    @property
+    def batch_max_output_bytes(self) -> int:
+        return mib(self.batch_max_output_mb)
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "?"
+        variable = {"model_dir": "MODEL_DIR (or PIPELINE_MODEL_DIR)"}.get(field, field.upper())
+        allowed = ""
+        annotation = Settings.model_fields.get(field)
+        if annotation is not None and annotation.annotation is bool:
+            allowed = " (allowed: true, false, 1, 0, yes, no, on, off)"
+        lines.append(f"{variable}={item.get('input')!r} is invalid: {item['msg']}{allowed}")
+    return "Invalid WizPix configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings() -> Settings:
+    """Read the environment now; raise SettingsError with a readable message when it is bad."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_explain(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return load_settings()

@@ -1,0 +1,89 @@
+"""WizPix as BentoML sees it: typed inputs for its APIs, built from the one OutputOptions.
+
+BentoML's Python client and ``bentoml.depends`` can only call ``@bentoml.api`` methods, not
+the FastAPI routes. Their inputs are the ``/remove-bg`` options field for field, generated
+from ``OutputOptions`` so that a new option needs no second declaration; the answer is the
+same ``Cutout`` the route sends, headers included.
+
+BentoML validates a typed input before the method runs and answers a mismatch with an error
+body of its own. So the options are declared loosely here (documented with their schema)
+and checked by ``OutputOptions`` in the method, which answers our ``422 invalid_request``
+as ``/remove-bg`` does. BentoML also parses multipart fields as JSON (``-F crop_margin=4``
+arrives as a number), and OutputOptions coerces them as the query string's text would be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from pydantic import Field, ValidationError, create_model
+from starlette.responses import JSONResponse, Response
+
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import ApiError, problems
+from wizpix.front.answers import cutout_response, error_response
+from wizpix.front.cutter import Cutout
+from wizpix.image.options import OutputOptions
+
+_SCHEMAS = OutputOptions.model_json_schema()["properties"]
+_OPTIONS: dict[str, Any] = {
+    name: (Any, Field(info.default, description=info.description, json_schema_extra=_SCHEMAS[name]))
+    for name, info in OutputOptions.model_fields.items()
+}
+_QUALITY = (
+    Any,
+    Field(
+        RoleName.FAST.value,
+        description="fast: rembg; pro: ISNet/BiRefNet",
+        json_schema_extra={"enum": [role.value for role in RoleName]},
+    ),
+)
+
+RemoveBackgroundInput = create_model(
+    "RemoveBackgroundInput",
+    __base__=bentoml.IODescriptor,
+    image=(Path, Field(description="The image (JPEG, PNG, WebP, HEIC, AVIF, …)")),
+    quality=_QUALITY,
+    **_OPTIONS,
+)
+RemoveBackgroundsInput = create_model(
+    "RemoveBackgroundsInput",
+    __base__=bentoml.IODescriptor,
+    images=(list[Path], Field(description="The images, one multipart part each")),
+    quality=_QUALITY,
+    **_OPTIONS,
+)
+
+
+def request_options(quality: Any, fields: dict[str, Any]) -> tuple[RoleName, OutputOptions]:
+    """The quality and options of a typed call, validated as those of ``/remove-bg`` are."""
+    try:
+        role = RoleName(str(quality))
+    except ValueError:
+        allowed = ", ".join(role.value for role in RoleName)
+        raise ApiError("invalid_request", f"quality: must be one of {allowed}", status=422) from None
+    try:
+        return role, OutputOptions(**fields)
+    except ValidationError as error:
+        raise ApiError("invalid_request", problems(error.errors()), status=422) from None
+
+
+def answer(
+    ctx: bentoml.Context, result: Cutout | ApiError | bytes | dict, media_type: str | None = None
+) -> Response:
+    """The HTTP answer of a typed API: the cutout with its headers, bytes, JSON or our error.
+
+    BentoML copies ``ctx.response``'s status onto a returned response, so it is set here.
+    """
+    if isinstance(result, ApiError):
+        response = error_response(ctx.request.url.path, result, ctx.request.state)
+        ctx.response.status_code = response.status_code
+        return response
+    ctx.response.status_code = 200
+    if isinstance(result, dict):
+        return JSONResponse(result)
+    if isinstance(result, bytes):
+        return Response(result, media_type=media_type)
+    return cutout_response(result, media_type=media_type)

@@ -1,0 +1,164 @@
+"""The render pipeline: an image and its full-size alpha into the encoded answer.
+
+Work happens in the order that keeps it cheap and matches remove.bg's: region of
+interest, crop, placement, size cap, then compose, encode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from wizpix.core.catalog import Preprocess
+from wizpix.core.errors import BadInput
+from wizpix.image.compose import (
+    REDUCING_GAP,
+    compose_cutout,
+    cover,
+    flatten,
+    opaque,
+    refine_edges,
+    resize_mask,
+    subject_bbox,
+)
+from wizpix.image.encode import encode
+from wizpix.image.options import OutputOptions, lengths, margins, to_px
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The encoded answer: its bytes and media type, the subject's box and the size."""
+
+    data: bytes
+    media_type: str
+    bbox: tuple[int, int, int, int] | None  # in the result's own coordinates
+    size: tuple[int, int]
+
+
+def _no_subject(what: str) -> BadInput:
+    return BadInput(
+        "no_subject", f"no subject was found in the image, so there is nothing to {what}", status=422
+    )
+
+
+def _apply_roi(alpha: np.ndarray, roi: str) -> np.ndarray:
+    height, width = alpha.shape
+    x1, y1, x2, y2 = lengths(roi)
+    left, right = sorted((to_px(x1, width), to_px(x2, width)))
+    top, bottom = sorted((to_px(y1, height), to_px(y2, height)))
+    kept = np.zeros_like(alpha)
+    kept[max(0, top) : max(0, bottom), max(0, left) : max(0, right)] = alpha[
+        max(0, top) : max(0, bottom), max(0, left) : max(0, right)
+    ]
+    return kept
+
+
+def _crop_box(alpha: np.ndarray, margin: str) -> tuple[int, int, int, int]:
+    bbox = subject_bbox(alpha)
+    if bbox is None:
+        raise _no_subject("crop to")
+    x, y, w, h = bbox
+    top, right, bottom, left = margins(margin)
+    height, width = alpha.shape
+    return (
+        max(0, x - to_px(left, w)),
+        max(0, y - to_px(top, h)),
+        min(width, x + w + to_px(right, w)),
+        min(height, y + h + to_px(bottom, h)),
+    )
+
+
+def _place(
+    image: Image.Image, alpha: np.ndarray, scale: float | None, anchor: tuple[float, float] | None
+) -> tuple[Image.Image, np.ndarray]:
+    """Move (and scale) the subject within the same canvas; the rest is background."""
+    bbox = subject_bbox(alpha, threshold=1)  # soft edges travel with the subject
+    if bbox is None:
+        raise _no_subject("scale or position")
+    x, y, w, h = bbox
+    width, height = image.size
+    subject = image.crop((x, y, x + w, y + h))
+    matte = Image.fromarray(alpha[y : y + h, x : x + w], "L")
+    if scale is not None:
+        factor = scale * min(width / w, height / h)
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        subject = subject.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        matte = matte.resize(size, Image.Resampling.LANCZOS)
+    new_w, new_h = subject.size
+    if anchor is None:  # keep the subject's centre
+        left, top = round(x + (w - new_w) / 2), round(y + (h - new_h) / 2)
+    else:
+        left, top = round((width - new_w) * anchor[0]), round((height - new_h) * anchor[1])
+    canvas = Image.new(image.mode, image.size, 0)
+    canvas.paste(subject, (left, top))
+    placed = Image.new("L", image.size, 0)
+    placed.paste(matte, (left, top))
+    return canvas, np.asarray(placed).copy()
+
+
+def _target_size(size: tuple[int, int], options: OutputOptions) -> tuple[int, int]:
+    """The result's size under max_size and max_megapixels, aspect kept, never enlarged."""
+    width, height = size
+    if options.max_size and max(size) > options.max_size:
+        factor = options.max_size / max(size)
+        width, height = max(1, round(width * factor)), max(1, round(height * factor))
+    if options.max_megapixels and width * height > options.max_megapixels * 1e6:
+        cap = options.max_megapixels * 1e6
+        factor = (cap / (width * height)) ** 0.5  # floor: never over the cap
+        width, height = max(1, int(width * factor)), max(1, int(height * factor))
+        # a side pinned at 1 pixel: the other takes what the cap leaves (a 1×50 000 000 strip)
+        if width * height > cap:
+            if width > height:
+                width = max(1, int(cap // height))
+            else:
+                height = max(1, int(cap // width))
+    return width, height
+
+
+def render(
+    image: Image.Image,
+    alpha: np.ndarray,
+    options: OutputOptions,
+    background_image: Image.Image | None = None,
+) -> Rendered:
+    """Encode the answer for ``image`` (consumed) and its full-size ``alpha``;
+    ``background_image`` (scaled to cover) goes behind the cutout when given."""
+    if options.roi:
+        alpha = _apply_roi(alpha, options.roi)
+    if options.crop:
+        box = _crop_box(alpha, options.crop_margin)
+        image = image.crop(box)
+        alpha = alpha[box[1] : box[3], box[0] : box[2]]
+    if (anchor := options.anchor) is not None or options.scale_fraction is not None:
+        image, alpha = _place(image, alpha, options.scale_fraction, anchor)
+    if (size := _target_size(image.size, options)) != image.size:
+        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        alpha = resize_mask(alpha, size, "lanczos")
+    if options.output == "mask":
+        result = Image.fromarray(alpha, "L")
+    else:
+        if options.refine:
+            image = refine_edges(image, alpha)
+        result = compose_cutout(image, alpha)
+        if background_image is not None:
+            canvas = cover(background_image, result.size)
+            canvas.alpha_composite(result)
+            result = canvas.convert("RGB") if opaque(canvas) else canvas
+        elif (background := options.background) is not None:
+            result = flatten(result, background)
+    data, media_type = encode(result, options.format, options.background)
+    return Rendered(data, media_type, subject_bbox(alpha), result.size)
+
+
+def render_result(
+    image: Image.Image,
+    mask: np.ndarray,
+    spec: Preprocess,
+    options: OutputOptions,
+    background_image: Image.Image | None = None,
+) -> Rendered:
+    """Scale the model-sized ``mask`` to the image (as the model's recipe resizes), then
+    render what the client asked for."""
+    return render(image, resize_mask(mask, image.size, spec.resample), options, background_image)

@@ -1,0 +1,51 @@
+"""Tensors of the runner: a model-sized uint8 batch in, float tensors to the graph, masks
+back to uint8. Every recipe detail comes from the manifest's ``Preprocess`` and
+``Postprocess``; the mock model's mask is here too."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wizpix.core.catalog import Postprocess, Preprocess
+
+
+def normalize(batch: np.ndarray, pre: Preprocess) -> np.ndarray:
+    """uint8 NxHxWx3 → float32 Nx3xHxW, scaled and standardised as the spec declares."""
+    x = batch.astype(np.float32)
+    if pre.scale == "max":
+        peak = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1, 1)
+        x /= np.maximum(peak, 1e-6)
+    else:
+        x /= 255.0
+    x -= np.asarray(pre.mean, dtype=np.float32)
+    x /= np.asarray(pre.std, dtype=np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def activate(raw: np.ndarray, post: Postprocess) -> np.ndarray:
+    """Raw model output NxHxW → probabilities in [0, 1] as the spec declares."""
+    x = raw.astype(np.float32)
+    if post.activation == "sigmoid":
+        x = 1.0 / (1.0 + np.exp(-x))
+    if post.stretch:
+        lo = x.reshape(len(x), -1).min(axis=1).reshape(-1, 1, 1)
+        hi = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1)
+        x = (x - lo) / np.maximum(hi - lo, 1e-6)
+    return np.clip(x, 0.0, 1.0)
+
+
+def to_uint8(probabilities: np.ndarray) -> np.ndarray:
+    return np.rint(probabilities * 255.0).astype(np.uint8)
+
+
+def mock_alpha(batch: np.ndarray) -> np.ndarray:
+    """Deterministic stand-in for a network: how far each pixel is from the border colour.
+
+    Good enough to cut a subject off a flat background, which is what HTTP tests need.
+    """
+    out = np.empty(batch.shape[:3], dtype=np.float32)
+    for index, rgb in enumerate(batch.astype(np.float32)):
+        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+        distance = np.linalg.norm(rgb - np.median(border, axis=0), axis=-1)
+        out[index] = np.clip((distance - 24.0) / 48.0, 0.0, 1.0)
+    return out

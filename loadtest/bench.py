@@ -21,10 +21,7 @@ import itertools
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,13 +35,13 @@ import httpx
 import numpy as np
 import psutil
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from folder_cell import folder_cell, real_photos
-from photos import bench_inputs
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT / "loadtest"), str(ROOT)]
 
+from folder_cell import folder_cell, real_photos  # noqa: E402
+from photos import bench_inputs  # noqa: E402
+
+from loadtest.harness import free_port, start, start_wizpix  # noqa: E402
 from wizpix.core.catalog import load_catalog  # noqa: E402
 from wizpix.runner.tensors import normalize  # noqa: E402
 
@@ -70,43 +67,6 @@ class Cell:
     p50: float
     p95: float
     errors: int
-
-
-class MemorySampler(threading.Thread):
-    """Total RSS of a process and all its descendants, sampled every 0.2 s."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.root = psutil.Process(pid)
-        self.peak = 0
-        self.running = True
-
-    def total(self) -> int:
-        total = 0
-        for process in [self.root, *self.root.children(recursive=True)]:
-            try:
-                total += process.memory_info().rss
-            except psutil.Error:
-                continue
-        return total
-
-    def breakdown(self) -> dict[str, int]:
-        """RSS per process, named by BentoML service where there is one."""
-        sizes: dict[str, int] = {}
-        for process in [self.root, *self.root.children(recursive=True)]:
-            try:
-                command = process.cmdline()
-                rss = process.memory_info().rss
-            except psutil.Error:
-                continue
-            name = command[command.index("--service-name") + 1] if "--service-name" in command else "main"
-            sizes[name] = sizes.get(name, 0) + rss
-        return sizes
-
-    def run(self) -> None:
-        while self.running:
-            self.peak = max(self.peak, self.total())
-            time.sleep(0.2)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -141,53 +101,6 @@ def drive(
         for future in [pool.submit(worker) for _ in range(concurrency)]:
             future.result()
     return time.perf_counter() - started, latencies, errors
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A server process in its own session, stopped with everything it started."""
-
-    def __init__(self, command: list[str], env: dict[str, str], ready: Callable[[], bool], log: Path) -> None:
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.memory = MemorySampler(self.process.pid)
-        started = time.monotonic()
-        deadline = started + 600
-        while not ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server {command[0]} did not start; see {log}")
-            time.sleep(0.5)
-        self.ready_s = time.monotonic() - started
-        self.memory.start()
-
-    def breakdown(self) -> dict[str, int]:
-        return self.memory.breakdown()
-
-    def stop(self) -> tuple[int, int]:
-        """Stop it; returns (peak RSS during the run, RSS at the end) in bytes."""
-        self.after_by_process = self.breakdown()
-        after = self.memory.total()
-        self.memory.running = False
-        self.memory.join()
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.log.close()
-        return max(self.memory.peak, after), after
 
 
 def _answers(url: str, check: Callable[[httpx.Response], bool]) -> bool:
@@ -325,30 +238,13 @@ def wizpix_sender(url: str) -> Sender:
     return send_for
 
 
-def start_wizpix(log: Path, **settings: str) -> tuple[Server, str]:
-    """`bentoml serve` with the benchmark's models, once it reports status ok; and its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = Server(
-        [str(Path(sys.executable).with_name("bentoml")), "serve", "service:WizPix", "--port", str(port)],
-        {
-            "FAST_MODEL_NAME": "u2netp",
-            "PRO_MODEL_NAME": "isnet",
-            "BENTOML_RESULT_STORE": str(log.with_suffix(".tasks.db")),
-            **settings,
-        },
-        lambda: _answers(f"{url}/health", lambda r: r.json().get("status") == "ok"),
-        log,
-    )
-    return server, url
-
-
 def bench_wizpix(
     inputs: dict[str, tuple[bytes, str]], counts: dict[str, int], logs: Path, rembg: Path, folder_photos: int
 ) -> tuple[list[Cell], tuple[int, int], dict[str, float], dict]:
     # every cell sends new uploads (distinct bytes), so the mask cache stays on as deployed
     # and only the repeat edit meets it
-    server, url = start_wizpix(logs / "wizpix.log")
+    server = start_wizpix(logs / "wizpix.log")
+    url = server.url
     send_for = wizpix_sender(url)
     try:
         tiers = tier_measures(send_for, inputs)  # first: the stall measure starts at status=ok
@@ -359,13 +255,15 @@ def bench_wizpix(
             folder = folder_cell(url, rembg, photos, Path(work) / "cell", concurrency=2)
         print(f"  folder: {folder}", flush=True)
     finally:
-        memory = server.stop()
+        peak, after, by_process = server.memory()
+        server.stop(timeout=30)
+    memory = peak, after
     print(
         "  memory after the run by process: "
-        + ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in server.after_by_process.items()),
+        + ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in by_process.items()),
         flush=True,
     )
-    BREAKDOWN.update(server.after_by_process)
+    BREAKDOWN.update(by_process)
     STARTUP["WizPix"] = server.ready_s
     return cells, memory, tiers, folder
 
@@ -378,12 +276,10 @@ def bench_rembg(
         (home / path.name).symlink_to(path.resolve())  # rembg finds u2netp.onnx in its home
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = Server(
-        [str(rembg), "s", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
-        {"U2NET_HOME": str(home)},
-        lambda: _answers(f"{url}/", lambda r: r.status_code < 500),
-        logs / "rembg.log",
-    )
+    command = [str(rembg), "s", "--host", "127.0.0.1", "--port", str(port), "--no-ui"]
+    server = start(command, url, logs / "rembg.log", U2NET_HOME=str(home))
+    server.wait_until(lambda: _answers(f"{url}/", lambda r: r.status_code < 500))
+    server.sample_memory()
     extras = {"fast": None, "pro": json.dumps({"model_path": str(home / MODEL_FILES["pro"].name)})}
     models = {"fast": "u2netp", "pro": "dis_custom"}
 
@@ -408,8 +304,9 @@ def bench_rembg(
         print(f"  tiers: {tiers}", flush=True)
         cells = run_cells("rembg s", send_for, inputs, counts)
     finally:
-        memory = server.stop()
-    return cells, memory, tiers
+        peak, after, _ = server.memory()
+        server.stop(timeout=30)
+    return cells, (peak, after), tiers
 
 
 def bench_bare(inputs: dict[str, tuple[bytes, str]], counts: dict[str, int]) -> list[Cell]:
@@ -577,7 +474,7 @@ def markdown(
     lines += [
         "",
         f"A folder of {folder['images']} real photographs (0.1 to 12 MP), u2netp: "
-        f"`scripts/remove_folder.py --concurrency {folder['concurrency']}` against WizPix "
+        f"`clients/python/remove_folder.py --concurrency {folder['concurrency']}` against WizPix "
         f"{folder['wizpix_img_s']:.2f} img/s, `rembg p` {folder['rembg_img_s']:.2f} img/s: "
         f"**{folder['ratio']:.2f}×** from command start to exit "
         f"({folder['ratio_without_startup']:.2f}× leaving out each tool's start-up).",

@@ -3,7 +3,7 @@
 
     .venv/bin/python loadtest/folder_cell.py --url http://127.0.0.1:3917 --photos 8
 
-(a) ``scripts/remove_folder.py IN OUT --url URL --quality fast --concurrency N`` against a
+(a) ``clients/python/remove_folder.py IN OUT --url URL --quality fast --concurrency N`` against a
 running WizPix whose fast model is u2netp, and (b) rembg's own folder mode ``rembg p -m
 u2netp IN OUT`` on the same model file, one after the other on the same copies of the same
 photographs. Each is timed from the command's start to its exit, as a user would see it:
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from photos import mixed_photos
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = ROOT / "scripts" / "remove_folder.py"
+CLI = ROOT / "clients" / "python" / "remove_folder.py"
 U2NETP = ROOT / "models" / "u2netp.onnx"
 FAST_MODEL = "u2netp"
 

@@ -30,7 +30,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import MemorySampler, Server, free_port, replace_readme_section
+from bench import replace_readme_section
+
+from loadtest.harness import MemorySampler, bentoml_command, free_port, start
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "loadtest" / "results"
@@ -201,12 +203,8 @@ def main() -> int:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         args.out.mkdir(parents=True, exist_ok=True)
-        server = Server(
-            [str(Path(sys.executable).with_name("bentoml")), "serve", "service:WizPix", "--port", str(port)],
-            {},
-            lambda: _status(url) == "ok",
-            args.out / "soak-server.log",
-        )
+        server = start(bentoml_command("service:WizPix", port), url, args.out / "soak-server.log")
+        server.wait_until(lambda: _status(url) == "ok")
         pid = server.process.pid
     try:
         result = soak(url, pid, args.users, args.duration, args.max_growth, args.phases)

@@ -17,14 +17,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import RESULTS, start_wizpix, tier_measures, wizpix_sender
+from bench import RESULTS, tier_measures, wizpix_sender
 from photos import bench_inputs
+
+from loadtest.harness import start_wizpix
 
 
 def measure(settings: dict[str, str], inputs: dict[str, tuple[bytes, str]]) -> dict[str, float]:
-    server, url = start_wizpix(RESULTS / "tiers.log", **settings)
+    server = start_wizpix(RESULTS / "tiers.log", **settings)
     try:
-        return tier_measures(wizpix_sender(url), inputs)
+        return tier_measures(wizpix_sender(server.url), inputs)
     finally:
         server.stop()
 

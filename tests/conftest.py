@@ -1,17 +1,14 @@
-"""Shared fixtures: real photographs and real `bentoml serve` processes."""
+"""Shared fixtures: real photographs and real `bentoml serve` processes (loadtest/harness.py)."""
 
 from __future__ import annotations
 
 import io
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,12 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from loadtest.harness import BENTOML, ROOT, Server, bentoml_serve, free_port, spawn, stop
+
+__all__ = ["BENTOML", "ROOT", "Server", "bentoml_serve", "free_port", "spawn", "stop"]
+
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 # BentoML's own model store, where `make test-models` put the weights, as a plain
 # `bentoml` command finds it
 BENTOML_STORE = Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")
-BENTOML = Path(sys.executable).with_name("bentoml")
 
 
 def jpeg_bytes(array: np.ndarray, quality: int = 92) -> bytes:
@@ -52,62 +51,6 @@ def disc_png() -> bytes:
     return buffer.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def client(self, timeout: float = 120) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
-
-    def health(self) -> dict:
-        return httpx.get(f"{self.url}/health", timeout=30).json()
-
-    def wait_for(self, condition, timeout: float = 180, what: str = "condition") -> dict:
-        deadline = time.monotonic() + timeout
-        last: dict = {}
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                last = self.health()
-                if condition(last):
-                    return last
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(
-            f"timed out waiting for {what}; last health: {last}\n{self.log.read_text()[-3000:]}"
-        )
-
-
-def spawn(command: list[str], log: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
-    """A server process of its own session (so ``stop`` ends its children too), output to ``log``."""
-    environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as out:
-        return subprocess.Popen(
-            command, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def run_python(script: str, *args: str, **env: str | None) -> str:
     """``script`` in a fresh interpreter (settings and libraries read at import start anew);
     its standard output. A variable given as None is unset."""
@@ -123,25 +66,6 @@ def run_python(script: str, *args: str, **env: str | None) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-@contextmanager
-def bentoml_serve(
-    tmp_path: Path, target: str = "service:WizPix", cwd: Path = ROOT, **env: str
-) -> Iterator[Server]:
-    """Run `bentoml serve service:WizPix` (or a built Bento) as users do, with extra
-    environment variables."""
-    port = free_port()
-    log = tmp_path / f"serve-{port}.log"
-    command = [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"]
-    # BentoML wipes its task store at every start: servers running side by side keep apart
-    env = {"BENTOML_RESULT_STORE": str(tmp_path / f"tasks-{port}.db"), **env}
-    server = Server(f"http://127.0.0.1:{port}", spawn(command, log, cwd, **env), log)
-    try:
-        server.wait_for(lambda body: "status" in body, timeout=90, what="/health to answer")
-        yield server
-    finally:
-        stop(server.process)
 
 
 @contextmanager

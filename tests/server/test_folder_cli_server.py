@@ -1,5 +1,5 @@
-"""scripts/remove_folder.py against a real `bentoml serve` (mock models): mirroring, the
-server's error codes in the summary, resuming without re-sending, Ctrl-C, the API key.
+"""clients/python/remove_folder.py (the folder CLI) against a real `bentoml serve` (mock models):
+mirroring, the server's error codes in the summary, resuming without re-sending, Ctrl-C, the API key.
 
 One server for the module, with an API key (so that the key test needs no second one) and
 room for 3 requests at once (so that a run with more gets 503s to retry)."""
@@ -26,7 +26,7 @@ from tests.conftest import ROOT, Server, mock_server_ok
 
 pytestmark = pytest.mark.server
 
-SCRIPT = ROOT / "scripts" / "remove_folder.py"
+SCRIPT = ROOT / "clients" / "python" / "remove_folder.py"
 KEY = "secret"
 MANIFEST = ".wizpix-manifest.json"
 

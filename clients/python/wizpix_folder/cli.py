@@ -1,0 +1,75 @@
+"""The command line: ``IN_DIR OUT_DIR [--url] [--quality] [--concurrency] [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from wizpix.core.enums import RoleName
+from wizpix.core.errors import problems
+from wizpix_folder import __doc__ as PACKAGE_DOC
+from wizpix_folder.flags import add_option_flags, options_from, query_params
+from wizpix_folder.run import Job, run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=(PACKAGE_DOC or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("in_dir", type=Path, metavar="IN_DIR", help="folder of images (walked recursively)")
+    parser.add_argument(
+        "out_dir", type=Path, metavar="OUT_DIR", help="where results go (sub-folders mirrored)"
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("WIZPIX_URL", "http://localhost:3000"),
+        help="the WizPix service (default: $WIZPIX_URL or http://localhost:3000)",
+    )
+    parser.add_argument("--quality", choices=[r.value for r in RoleName], default=RoleName.FAST.value)
+    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (default 2)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request (default 600)")
+    add_option_flags(parser)
+    return parser
+
+
+def parse_job(argv: list[str] | None = None) -> Job:
+    """The job the command line asks for; exits 2 (argparse) on bad usage."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.in_dir.is_dir():
+        parser.error(f"IN_DIR {args.in_dir} is not a folder")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        parser.error(f"OUT_DIR {args.out_dir} exists and is not a folder")
+    if args.out_dir.resolve() == args.in_dir.resolve():
+        parser.error("OUT_DIR must differ from IN_DIR (results would overwrite inputs)")
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    try:
+        options = options_from(args)
+    except ValidationError as error:
+        flags = [
+            {**item, "loc": ("--" + "-".join(map(str, item["loc"])).replace("_", "-"),)}
+            for item in error.errors()
+        ]
+        parser.error(problems(flags))
+    return Job(
+        in_dir=args.in_dir,
+        out_dir=args.out_dir,
+        url=args.url.rstrip("/"),
+        quality=args.quality,
+        params=query_params(options),
+        concurrency=args.concurrency,
+        api_key=os.environ.get("API_KEY") or None,
+        timeout_s=args.timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    job = parse_job(argv)
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    summary = run(job)
+    print(summary.text(), flush=True)
+    return summary.exit_code

@@ -55,8 +55,8 @@ BENCH_ARGS ?=
 bench: test-models .venv-rembg/.installed  ## e.g. BENCH_ARGS="--fast-requests 4 --pro-requests 2" for a quick run
 	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg $(BENCH_ARGS)
 
-soak: test-models  ## the documented soak: 5 minutes, 8 users; refreshes the README's soak section
-	$(PY) loadtest/soak.py --readme
+soak: test-models  ## the documented soak: 5 minutes, 8 users; refreshes its section of docs/operations.md
+	$(PY) loadtest/soak.py --docs
 
 lint: install
 	$(VENV)/bin/ruff check .

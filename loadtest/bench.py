@@ -11,7 +11,7 @@ requests from a fixed number of concurrent clients; it reports throughput (image
 and p95 latency, and the peak resident memory of all the server's processes together.
 Bare ONNX Runtime (the floor) is the model alone, one image at a time, default options.
 
-Writes loadtest/results/bench.{md,json,png} and refreshes the README's benchmark section.
+Writes loadtest/results/bench.{md,json,png} and refreshes the benchmark section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from folder_cell import folder_cell, real_photos  # noqa: E402
 from photos import bench_inputs  # noqa: E402
 
 from loadtest.harness import free_port, start, start_wizpix  # noqa: E402
+from scripts.docs_tables import DOCS, replace_section  # noqa: E402
 from wizpix.core.catalog import load_catalog  # noqa: E402
 from wizpix.runner.tensors import normalize  # noqa: E402
 
@@ -512,18 +513,9 @@ def chart(cells: list[Cell], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def replace_readme_section(name: str, body: str) -> None:
-    """Rewrite what stands between <!-- name:start --> and <!-- name:end --> in the README."""
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        readme.write_text(f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}")
-
-
-def refresh_readme(table: str) -> None:
-    replace_readme_section("bench", f"![throughput](loadtest/results/bench.png)\n\n{table}")
+def refresh_docs(table: str) -> None:
+    picture = "![throughput](../loadtest/results/bench.png)"
+    replace_section(DOCS / "benchmarks.md", "bench", f"{picture}\n\n{table}")
 
 
 def main() -> int:
@@ -559,7 +551,7 @@ def main() -> int:
         )
     )
     chart(cells, RESULTS / "bench.png")
-    refresh_readme(table)
+    refresh_docs(table)
     print("\n" + table)
     return 0
 

@@ -11,7 +11,7 @@ left queued have been answered, and the server has idled a few seconds. Locust
 (loadtest/locustfile.py) mixes fast and pro on real photographs from 512² to 12 MP.
 Passes when every request is a success or an explicit shed (503/429 with Retry-After)
 and memory grew by less than --max-growth. Writes loadtest/results/soak.{md,json} and,
-with --readme, the README's soak section.
+with --docs, the soak section of docs/operations.md.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import replace_readme_section
-
-from loadtest.harness import MemorySampler, bentoml_command, free_port, start
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from loadtest.harness import MemorySampler, bentoml_command, free_port, start  # noqa: E402
+from scripts.docs_tables import DOCS, replace_section  # noqa: E402
+
 RESULTS = ROOT / "loadtest" / "results"
 MB = 2**20
 
@@ -191,7 +191,7 @@ def main() -> int:
     parser.add_argument("--max-growth", type=float, default=0.10)
     parser.add_argument("--phases", type=int, default=5, help="memory read at idle after each")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where soak.{md,json} go")
-    parser.add_argument("--readme", action="store_true", help="refresh the README's soak section")
+    parser.add_argument("--docs", action="store_true", help="refresh the soak section of docs/operations.md")
     args = parser.parse_args()
 
     server = None
@@ -216,8 +216,8 @@ def main() -> int:
     (args.out / "soak.md").write_text(table)
     record = {**asdict(result), "growth": result.growth, "passed": result.passed}
     (args.out / "soak.json").write_text(json.dumps(record, indent=2))
-    if args.readme:
-        replace_readme_section("soak", table)
+    if args.docs:
+        replace_section(DOCS / "operations.md", "soak", table)
     print(table)
     return 0 if result.passed else 1
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make the README's pictures of each output mode, with the real pro model (ISNet).
+"""Make the pictures of each output mode (docs/examples/), with the real pro model (ISNet).
 
     .venv/bin/python scripts/make_examples.py      # writes docs/examples/*.png
 

@@ -3,7 +3,7 @@ against the real-weights server: pick a real photograph, get the cutout, downloa
 
 `make test` installs Chromium (apt-get) and Playwright's Python package; Playwright never
 downloads a browser of its own here: it is pointed at /usr/bin/chromium.
-Set WIZPIX_SCREENSHOT=path to keep a screenshot of the page (the README's is made so).
+Set WIZPIX_SCREENSHOT=path to keep a screenshot of the page (docs/examples/ui.png is made so).
 """
 
 from __future__ import annotations

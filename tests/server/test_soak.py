@@ -1,6 +1,6 @@
 """The soak run in its short form: 45 s of mixed Locust load on the real-weights server.
 
-The documented run is 5 minutes with 8 users (README, "Soak"); this one keeps CI short.
+The documented run is 5 minutes with 8 users (docs/operations.md, "Soak"); this one keeps CI short.
 Same criteria: no failure other than an explicit shed, and the memory of every service
 process grows by less than 10% from where it stood before the load.
 """

@@ -30,66 +30,156 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
+    # --- models ---------------------------------------------------------------------------
     model_dir: Path = Field(
         default=PROJECT_ROOT / "models",
         validation_alias=AliasChoices("MODEL_DIR", "PIPELINE_MODEL_DIR"),
-        description="Where fetched weights are kept before import into the BentoML store.",
+        description="Where fetched weights are kept before import into the BentoML store "
+        "(alias `PIPELINE_MODEL_DIR`).",
     )
-    fast_model_name: str = Field(default="u2netp", description="A catalogue model that serves fast.")
-    pro_model_name: str = Field(default="inspyrenet", description="A catalogue model that serves pro.")
-    # A file of your own (say, a fine-tuned ISNet), run with the recipe of the family the
-    # model name above gives.
-    fast_model_path: Path | None = None
-    pro_model_path: Path | None = None
-    allow_remote_download: bool = False
-    auto_fallback_fast: bool = True
-    warmup_on_startup: bool = True
-    warmup_blocking: bool = False
-    # Inference runs image by image (see wizpix/runner/kinds.py), so a bigger batch only makes its
-    # first image wait for its last; 2 is the smallest BentoML accepts for a batchable API.
-    fast_max_batch_size: int = Field(default=2, ge=2, le=64)
-    fast_max_latency_ms: int = Field(default=5_000, ge=10)
-    pro_max_batch_size: int = Field(default=2, ge=2, le=16)
-    pro_max_latency_ms: int = Field(default=30_000, ge=10)
+    fast_model_name: str = Field(
+        default="u2netp", description="A catalogue model that serves `fast` (see docs/models.md)."
+    )
+    pro_model_name: str = Field(
+        default="inspyrenet",
+        description="A catalogue model that serves `pro`; `inspyrenet`, the original description's "
+        "name, is an alias of `isnet-general-use`.",
+    )
+    fast_model_path: Path | None = Field(
+        default=None,
+        description="Your own `.onnx` file for `fast`, run with the recipe of the family "
+        "`FAST_MODEL_NAME` names; imported into the store as `<family>-custom`.",
+    )
+    pro_model_path: Path | None = Field(default=None, description="The same for `pro`.")
+    allow_remote_download: bool = Field(
+        default=False,
+        description="Let a runner download missing weights when it starts; never at request time.",
+    )
+    # --- serving ------------------------------------------------------------------------
+    auto_fallback_fast: bool = Field(
+        default=True,
+        description="Serve `pro` requests with `fast` when pro cannot serve (`X-WizPix-Fallback` says "
+        "why); `false` answers `503 pro_unavailable`.",
+    )
+    warmup_on_startup: bool = Field(
+        default=True, description="Load each model and run one inference in the background at start."
+    )
+    warmup_blocking: bool = Field(
+        default=False, description="Keep `/readyz` unready until both models are warm."
+    )
+    # Inference runs image by image (see wizpix/runner/kinds.py), so a bigger batch only makes
+    # its first image wait for its last; 2 is the smallest BentoML accepts for a batchable API.
+    fast_max_batch_size: int = Field(
+        default=2, ge=2, le=64, description="Adaptive batching of the fast runner: largest batch."
+    )
+    fast_max_latency_ms: int = Field(
+        default=5_000,
+        ge=10,
+        description="Adaptive batching of the fast runner: a call that cannot be served within "
+        "this is shed (`503 busy`).",
+    )
+    pro_max_batch_size: int = Field(default=2, ge=2, le=16, description="The same for the pro runner.")
+    pro_max_latency_ms: int = Field(default=30_000, ge=10, description="The same for the pro runner.")
     # The pro runner's process yields the CPU to fast and the front (Linux: autogroup and
-    # thread nice values). Measured with loadtest/tiers.py: see the README's tiers section.
-    fast_cpu_nice: int = Field(default=0, ge=0, le=19, description="fast runner's CPU nice value.")
-    pro_cpu_nice: int = Field(default=10, ge=0, le=19, description="pro runner's CPU nice value.")
-    inference_threads: int = Field(
-        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads; 0 = all cores."
+    # thread nice values). Measured with loadtest/tiers.py: see docs/benchmarks.md.
+    fast_cpu_nice: int = Field(default=0, ge=0, le=19, description="The fast runner's CPU nice value (0–19).")
+    pro_cpu_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="The pro runner's CPU nice value (0–19): it yields the CPU to fast and the front.",
     )
-    # ONNX Runtime's CPU arena keeps peak activation memory resident. Measured here: u2netp
-    # +330 MB for 18% speed (worth it); ISNet at 1024² +1.7 GB for 12% (not by default).
-    fast_memory_arena: bool = True
-    pro_memory_arena: bool = False
-    max_upload_mb: float = Field(default=25, gt=0, le=1024, description="Larger uploads get 413.")
-    max_image_pixels: int = Field(default=50_000_000, ge=1, description="Larger images get 413, undecoded.")
-    api_key: SecretStr | None = Field(default=None, description="When set, /remove-bg requires it.")
+    inference_threads: int = Field(
+        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads per runner; 0: all cores."
+    )
+    fast_memory_arena: bool = Field(
+        default=True,
+        description="ONNX Runtime's CPU memory arena for the fast runner (u2netp: +330 MB resident "
+        "for 18% speed).",
+    )
+    pro_memory_arena: bool = Field(
+        default=False,
+        description="The same for the pro runner (ISNet at 1024²: +1.7 GB resident for 12% speed).",
+    )
+    # --- limits -------------------------------------------------------------------------
+    max_upload_mb: float = Field(
+        default=25,
+        gt=0,
+        le=1024,
+        description="Larger uploads get `413 upload_too_large`, from `Content-Length` before the body "
+        "is read (or while it streams).",
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Larger images get `413 image_too_large`, from the header, before decoding.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, the cutting routes need it as `Authorization: Bearer …` or "
+        "`X-API-Key` (else `401`; `403` on `/v1.0/`), checked before the body is read.",
+    )
     request_timeout_s: float = Field(
-        default=120, gt=0, le=86_400, description="Per-request deadline: upload, inference and encoding (408/504)."
+        default=120,
+        gt=0,
+        le=86_400,
+        description="Per-request deadline, upload included: `408 upload_timeout` while the body "
+        "arrives, `504 deadline_exceeded` after.",
     )
     max_in_flight: int = Field(
-        default=8, ge=1, le=1024, description="/remove-bg requests at once per front worker; more get 503."
+        default=8,
+        ge=1,
+        le=1024,
+        description="Requests in progress at once per front worker; more get `503 overloaded` "
+        "before their body is read.",
     )
     # Runners deployed on their own (e.g. one Kubernetes Deployment each, scaled apart):
     # the front then calls them at these URLs instead of starting them itself.
-    fast_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    pro_runner_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
-    mask_cache_mb: float = Field(
-        default=64, ge=0, le=65536, description="Recent masks kept for repeat edits (LRU); 0 disables."
+    fast_runner_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="Reach the fast runner here instead of starting it (runners deployed apart).",
     )
-    status_timeout_s: float = Field(default=3.0, gt=0, description="How long /health waits.")
-    # remove.bg's v1.0 API (/v1.0/removebg, /v1.0/account; see wizpix/front/removebg/). remove.bg
-    # has no quality parameter: its requests are served by this tier unless they send our
-    # `quality`. `image_url` / `bg_image_url` make the service fetch a URL, so they are off
-    # until allowed; private, loopback and link-local addresses stay refused unless their
-    # host is listed. The rate limit is per API key, in remove.bg's "images of 1 MP" per
-    # minute: a result of w×h pixels counts ceil(w×h / 1e6), at least 1; 0 turns it off.
-    removebg_default_quality: RoleName = RoleName.PRO
-    allow_image_url: bool = False
-    image_url_allow_hosts: str = ""
-    image_url_timeout_s: float = Field(default=10.0, gt=0, le=300)
-    rate_limit_mp_per_minute: float = Field(default=0, ge=0, le=1_000_000)
+    pro_runner_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="The same for the pro runner."
+    )
+    mask_cache_mb: float = Field(
+        default=64,
+        ge=0,
+        le=65536,
+        description="Recent masks kept in the front for repeat edits, least recently used out; 0 disables.",
+    )
+    status_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="How long the front waits for a runner's status before calling it unreachable.",
+    )
+    # --- remove.bg's v1.0 API (wizpix/front/removebg/) ---------------------------------
+    removebg_default_quality: RoleName = Field(
+        default=RoleName.PRO,
+        description="The tier that serves `/v1.0/removebg` (remove.bg has no quality parameter); a "
+        "request's own `quality` wins.",
+    )
+    allow_image_url: bool = Field(
+        default=False,
+        description="Let `/v1.0/removebg` fetch `image_url` / `bg_image_url`: http(s), public "
+        "addresses only, every redirect re-checked, `MAX_UPLOAD_MB` and `IMAGE_URL_TIMEOUT_S`.",
+    )
+    image_url_allow_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts fetched even though they resolve to a private, loopback "
+        "or link-local address (an internal image store).",
+    )
+    image_url_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="The whole download of an image URL, redirects included."
+    )
+    rate_limit_mp_per_minute: float = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="remove.bg's rate limit in images of 1 MP per minute, per API key (else per "
+        "client address), per front worker: `429` past it; 0: off, else at least 1.",
+    )
 
     @field_validator("rate_limit_mp_per_minute")
     @classmethod
@@ -98,17 +188,20 @@ class Settings(BaseSettings):
             raise ValueError("must be 0 (off) or at least 1: a bucket under one image would refuse all")
         return value
 
-    # The remove_backgrounds task (BentoML API): a whole batch is one upload, refused as a
-    # whole past these; its images go two at a time through the /remove-bg pipeline.
-    # BentoML keeps a submitted batch's whole upload in memory and in its task store, and
-    # the zip it answers likewise: these bound what one batch can hold in the front.
-    batch_max_files: int = Field(default=100, ge=1, le=100_000, description="Files per batch.")
-    batch_max_mb: float = Field(default=256, gt=0, le=65536, description="Total upload of a batch.")
+    # --- the remove_backgrounds task ------------------------------------------------------
+    # A whole batch is one upload, refused as a whole past these. BentoML keeps a submitted
+    # batch's whole upload in memory and in its task store, and the zip it answers likewise:
+    # these bound what one batch can hold in the front.
+    batch_max_files: int = Field(default=100, ge=1, le=100_000, description="Files per batch (`413`).")
+    batch_max_mb: float = Field(default=256, gt=0, le=65536, description="Total upload of a batch (`413`).")
     batch_max_output_mb: float = Field(
-        default=1024, gt=0, le=65536, description="Largest zip a batch answers."
+        default=1024,
+        gt=0,
+        le=65536,
+        description="Largest zip a batch answers; past it, the remaining images fail.",
     )
     batch_concurrency: int = Field(
-        default=2, ge=1, le=64, description="Images of a batch in progress at once."
+        default=2, ge=1, le=64, description="Images of all batches in progress at once."
     )
 
     @field_validator("fast_model_name", "pro_model_name")

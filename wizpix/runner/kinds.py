@@ -75,7 +75,7 @@ def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.Session
 
     options = ort.SessionOptions()
     # The arena keeps peak activation memory resident (ISNet at 1024²: 2.2 GB vs 0.5 GB)
-    # for ~12% speed; see FAST_MEMORY_ARENA / PRO_MEMORY_ARENA in the README.
+    # for ~12% speed; see FAST_MEMORY_ARENA / PRO_MEMORY_ARENA in docs/configuration.md.
     options.enable_cpu_mem_arena = memory_arena
     options.intra_op_num_threads = threads
     # No busy-waiting between kernels: on 2 cores a spinning pool steals the core the

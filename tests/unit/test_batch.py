@@ -27,6 +27,14 @@ def test_output_names_are_bare_distinct_stems() -> None:
     assert output_names(["", "image-1.png"]) == ["image-1", "image-1-2"]
 
 
+def test_output_names_are_printable_whatever_the_client_sent() -> None:
+    hostile = ["\x1b[31mred\x1b[0m.png", "new\nline.jpg", "tab\there.png", "\x00\x07.png", "x" * 300 + ".png"]
+    names = output_names([*hostile, "Ünïcødé 写真.jpg", "a'b\"c<d>e|f?.png"])
+    assert names[:4] == ["31mred_0m", "new_line", "tab_here", "image-4"]
+    assert len(names[4]) == 100 and names[5] == "Ünïcødé 写真" and names[6] == "a_b_c_d_e_f"
+    assert all(name.isprintable() for name in names)
+
+
 @pytest.mark.parametrize(
     ("sizes", "code"),
     [([], "no_files"), ([1] * 4, "too_many_files"), ([600, 600], "batch_too_large")],

@@ -141,3 +141,14 @@ def test_other_iso_media_files_are_not_images() -> None:
     with pytest.raises(BadInput) as caught:
         decode_image(mp4)
     assert caught.value.code == "not_an_image"
+
+
+def test_a_jpeg_needed_small_is_decoded_at_a_reduced_scale_that_still_covers_it() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (10, 120, 200)).save(buffer, format="JPEG")
+    data = buffer.getvalue()
+    assert decode_image(data).size == (4000, 3000)
+    assert decode_image(data, at_least=1000).size == (2000, 1500)  # 1/4 would be under 1000
+    png = io.BytesIO()
+    Image.new("RGB", (400, 300)).save(png, format="PNG")
+    assert decode_image(png.getvalue(), at_least=10).size == (400, 300)  # only JPEG drafts

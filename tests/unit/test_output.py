@@ -251,3 +251,32 @@ def test_a_thin_background_is_resized_only_where_it_shows() -> None:
 def test_the_megapixel_cap_holds_for_a_one_pixel_strip() -> None:
     width, height = _target_size((1, 50_000_000), OutputOptions(max_megapixels=0.25))
     assert width == 1 and width * height <= 250_000
+
+
+def strip(width: int, height: int) -> tuple[Image.Image, np.ndarray]:
+    """A valid, tiny image that some encoders cannot hold: a long thin strip."""
+    alpha = np.zeros((height, width), np.uint8)
+    alpha[:, width // 4 : width // 2] = 255
+    return Image.new("RGB", (width, height), (200, 30, 30)), alpha
+
+
+@pytest.mark.parametrize(
+    ("size", "fmt", "limit"),
+    [((17000, 40), "webp", 16383), ((70000, 1), "jpg", 65500), ((70000, 1), "zip", 65500)],
+)
+def test_a_format_that_cannot_hold_the_result_is_a_422_naming_its_limit(
+    size: tuple[int, int], fmt: str, limit: int
+) -> None:
+    with pytest.raises(BadInput) as refused:
+        render(*strip(*size), OutputOptions(format=fmt, bg_color="ffffff"))
+    error = refused.value
+    assert error.status == 422 and error.code == "too_large_for_format"
+    assert fmt in error.message and str(limit) in error.message and "max_size" in error.message
+
+
+def test_auto_writes_png_where_jpeg_cannot_and_png_holds_any_strip() -> None:
+    auto = render(*strip(70000, 1), OutputOptions(format="auto", bg_color="ffffff"))
+    assert auto.media_type == "image/png" and auto.size == (70000, 1)
+    assert render(*strip(17000, 40), OutputOptions(format="png")).media_type == "image/png"
+    capped = render(*strip(17000, 40), OutputOptions(format="webp", max_size=16383))
+    assert capped.media_type == "image/webp" and capped.size[0] == 16383

@@ -9,6 +9,7 @@ from wizpix.core.enums import RoleName
 from wizpix.core.errors import BadInput
 from wizpix.front.answers import error_answer
 from wizpix.front.removebg.params import parse
+from wizpix.front.removebg.routes import wants_json
 
 FILE = {"image_file": "<file>"}
 
@@ -137,3 +138,23 @@ def test_the_envelope_is_a_function_of_the_path() -> None:
     assert error_answer("/v1.0/removebg", 413, "upload_too_large", "big")[0] == 400
     assert error_answer("/v1.0/removebg", 429, "rate_limit_exceeded", "slow")[0] == 429
     assert error_answer("/v1.0/removebg", 503, "overloaded", "busy")[0] == 503
+
+
+@pytest.mark.parametrize(
+    ("accept", "json"),
+    [
+        ("application/json", True),
+        ("APPLICATION/JSON", True),
+        ("text/html, application/json", True),
+        ("application/json, image/*", True),
+        ("", False),
+        ("*/*", False),
+        ("image/*", False),
+        ("application/jsonx", False),
+        ("application/json;q=0", False),
+        ("image/png, application/json;q=0.5", False),
+        ("application/json;q=nonsense", False),
+    ],
+)
+def test_json_only_when_accept_asks_for_it(accept: str, json: bool) -> None:
+    assert wants_json(accept) is json

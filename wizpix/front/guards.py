@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wizpix.core.errors import ApiError, BadInput, TooLarge
-from wizpix.core.units import as_mb
+from wizpix.core.units import as_mb, whole_number
 from wizpix.front.answers import send_error
 from wizpix.front.removebg.envelope import is_removebg_path
 
@@ -60,6 +60,10 @@ class Admission:
             await send_error(send, overloaded, scope)
             return
         deadline_s = _deadline(scope, self.deadline_s)
+        if deadline_s is None:
+            message = f"{DEADLINE_HEADER}: must be a whole number of milliseconds, at least 1"
+            await send_error(send, ApiError("invalid_request", message, status=422), scope)
+            return
         answered = body_read = False
 
         async def tracked_receive() -> Message:
@@ -89,14 +93,17 @@ class Admission:
             self.load.in_flight -= 1
 
 
-def _deadline(scope: Scope, server_deadline_s: float) -> float:
+def _deadline(scope: Scope, server_deadline_s: float) -> float | None:
     """The server's deadline, or the client's when it asks for a shorter one: a caller with
-    its own time budget should not leave work running that it will not wait for. A bad value
-    is left to the route's validation (422)."""
-    given = Headers(scope=scope).get(DEADLINE_HEADER, "")
-    if given.isdigit() and int(given) > 0:
-        return min(server_deadline_s, int(given) / 1000)
-    return server_deadline_s
+    its own time budget should not leave work running that it will not wait for. None: the
+    header is there but not a positive whole number (the same 422 on every route)."""
+    given = Headers(scope=scope).get(DEADLINE_HEADER)
+    if given is None:
+        return server_deadline_s
+    milliseconds = whole_number(given)
+    if not milliseconds:
+        return None
+    return min(server_deadline_s, milliseconds / 1000)
 
 
 def _deadline_error(deadline_s: float, body_read: bool) -> ApiError:
@@ -130,8 +137,8 @@ class UploadLimit:
         self.app, self.max_bytes, self.whole, self.file_fields = app, max_bytes, whole, file_fields
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        declared = whole_number(Headers(scope=scope).get("content-length"))
+        if declared is not None and declared > self.max_bytes:
             await send_error(send, too_large(self.max_bytes), scope)
             return
         if self.whole:

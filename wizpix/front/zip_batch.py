@@ -12,7 +12,9 @@ import asyncio
 import io
 import json
 import logging
+import re
 import time
+import unicodedata
 import zipfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -95,13 +97,26 @@ def check_limits(sizes: Sequence[int], limits: BatchLimits) -> None:
         )
 
 
+# What a member name keeps of a client's file name: letters and digits of any script,
+# space, and a few marks. Control characters (a terminal listing the zip would replay an
+# ANSI escape), separators, quotes and the like become "_".
+_UNSAFE = re.compile(r"[^\w .()+,=@-]")
+MAX_STEM = 100
+
+
+def _safe(stem: str) -> str:
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", stem))
+    return re.sub(r"_{2,}", "_", stem)[:MAX_STEM].strip(". _")
+
+
 def output_names(names: Sequence[str]) -> list[str]:
     """One safe, distinct stem per input: its base name without extension (no folders, so
-    nothing lands outside the zip's root), numbered while another input has it."""
+    nothing lands outside the zip's root), printable characters only, numbered while
+    another input has it."""
     used: set[str] = set()
     stems = []
     for index, name in enumerate(names):
-        base = PurePath(name.replace("\\", "/")).stem.strip(". ") or f"image-{index + 1}"
+        base = _safe(PurePath(name.replace("\\", "/")).stem) or f"image-{index + 1}"
         stem, number = base, 1
         while stem.lower() in used:
             number += 1

@@ -37,8 +37,12 @@ def looks_like_an_image(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
 
 
-def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
-    """Decode an upload into an upright RGB or RGBA image, or raise BadInput saying why."""
+def decode_image(data: bytes, max_pixels: int | None = None, at_least: int | None = None) -> Image.Image:
+    """Decode an upload into an upright RGB or RGBA image, or raise BadInput saying why.
+
+    ``at_least``: the image is only needed this many pixels a side; a JPEG is then decoded
+    by libjpeg at the smallest of 1/2, 1/4, 1/8 scale that still covers it (a background
+    behind a small result need not be decoded whole)."""
     if not data:
         raise BadInput("empty_file", "the uploaded file is empty")
     try:
@@ -51,6 +55,8 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
                     f"the image has {image.width * image.height} pixels; the limit is {max_pixels}",
                     status=413,
                 )
+            if at_least is not None:
+                image.draft(image.mode, (at_least, at_least))  # JPEG only; a no-op elsewhere
             image.load()
     except BadInput:
         raise

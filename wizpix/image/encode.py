@@ -12,9 +12,13 @@ import zipfile
 import fpng
 from PIL import Image
 
+from wizpix.core.errors import BadInput
 from wizpix.image.compose import flatten, opaque
 
 JPEG_QUALITY = 90
+# The longest side an encoder writes (past it Pillow raises): WebP stores 14-bit sizes;
+# libjpeg stops at JPEG_MAX_DIMENSION; a zip holds a JPEG. PNG has no such limit.
+MAX_SIDE = {"webp": 16_383, "jpg": 65_500, "zip": 65_500}
 # What each media type of an answer is saved as (the batch zip, the folder CLI).
 SUFFIXES = {"image/png": ".png", "image/webp": ".webp", "image/jpeg": ".jpg", "application/zip": ".zip"}
 
@@ -47,11 +51,27 @@ def _zip(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def chosen_format(fmt: str, size: tuple[int, int], matte: bool, transparent: bool) -> str:
+    """The format to write: ``auto`` is PNG for a matte (data, kept lossless), for any
+    transparency and for a result too long for JPEG; else JPEG. An explicit format that
+    cannot hold ``size`` is a 422 that names its limit, before any work is done."""
+    if fmt == "auto":
+        return "png" if matte or transparent or max(size) > MAX_SIDE["jpg"] else "jpg"
+    if fmt in MAX_SIDE and max(size) > MAX_SIDE[fmt]:
+        width, height = size
+        raise BadInput(
+            "too_large_for_format",
+            f"{fmt} holds at most {MAX_SIDE[fmt]} px a side and this result is {width}×{height}; "
+            f"ask format=png, or max_size={MAX_SIDE[fmt]}",
+            status=422,
+        )
+    return fmt
+
+
 def encode(image: Image.Image, fmt: str, background: tuple[int, int, int, int] | None) -> tuple[bytes, str]:
     """The bytes and media type of ``image`` in ``fmt``; ``background``: what a JPEG of an
     RGBA image is flattened over (white when none)."""
-    if fmt == "auto":  # a matte is data: kept lossless
-        fmt = "png" if image.mode == "L" or not opaque(image) else "jpg"
+    fmt = chosen_format(fmt, image.size, image.mode == "L", fmt == "auto" and not opaque(image))
     if fmt == "png":
         return encode_png(image), "image/png"
     if fmt == "jpg":

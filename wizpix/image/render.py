@@ -1,7 +1,8 @@
 """The render pipeline: an image and its full-size alpha into the encoded answer.
 
 Work happens in the order that keeps it cheap and matches remove.bg's: region of
-interest, crop, placement, size cap, then compose, encode.
+interest, crop, size cap, placement, then compose, encode; a format that cannot hold the
+result's size is refused before any of the work that follows the size cap.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from wizpix.image.compose import (
     resize_mask,
     subject_bbox,
 )
-from wizpix.image.encode import encode
+from wizpix.image.encode import chosen_format, encode
 from wizpix.image.options import OutputOptions, lengths, margins, to_px
 
 
@@ -131,11 +132,14 @@ def render(
         box = _crop_box(alpha, options.crop_margin)
         image = image.crop(box)
         alpha = alpha[box[1] : box[3], box[0] : box[2]]
-    if (anchor := options.anchor) is not None or options.scale_fraction is not None:
-        image, alpha = _place(image, alpha, options.scale_fraction, anchor)
     if (size := _target_size(image.size, options)) != image.size:
+        # before placement: that keeps the canvas, so it works at the size the answer has
         image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
         alpha = resize_mask(alpha, size, "lanczos")
+    if options.format != "auto":
+        chosen_format(options.format, size, matte=False, transparent=False)  # a 422 before any work
+    if (anchor := options.anchor) is not None or options.scale_fraction is not None:
+        image, alpha = _place(image, alpha, options.scale_fraction, anchor)
     if options.output == "mask":
         result = Image.fromarray(alpha, "L")
     else:

@@ -41,12 +41,15 @@ import logging
 import re
 import socket
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpcore
 import httpx
 
 from wizpix import __version__
 from wizpix.core.errors import BadInput
+from wizpix.core.units import whole_number
 from wizpix.image.decode import looks_like_an_image
 
 log = logging.getLogger(__name__)
@@ -151,14 +154,21 @@ def _parse(url: str) -> httpx.URL:
     return parsed
 
 
+# The system resolver blocks a thread per lookup, for as long as a slow DNS server takes.
+# In asyncio's default executor those threads would be the ones asyncio.to_thread shares
+# with every request (reading uploads, the task store): lookups get a few of their own.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wizpix-dns")
+
+
 async def _resolve(host: str, port: int) -> list[IPAddress]:
     """The host's addresses (the literal itself for an IP), in the resolver's order."""
     literal = _ip_literal(host)
     if literal is not None:
         return [literal]
     loop = asyncio.get_running_loop()
+    lookup = partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await loop.run_in_executor(_RESOLVER, lookup)
     except (socket.gaierror, UnicodeError) as error:
         raise BadInput(
             "url_unreachable", f"the image URL's host {host} could not be resolved: {error}"
@@ -259,8 +269,8 @@ async def _get(url: httpx.URL, addresses: list[IPAddress], max_bytes: int) -> tu
         if not 200 <= response.status < 300:
             return response.status, location, b""
         length = _header(response.headers, b"content-length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            raise _too_large(max_bytes, f"it announces {int(length)} bytes")
+        if (announced := whole_number(length)) is not None and announced > max_bytes:
+            raise _too_large(max_bytes, f"it announces {announced} bytes")
         body = bytearray()
         async for chunk in response.aiter_stream():
             body += chunk

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from wizpix.core.enums import RoleName
 from wizpix.core.errors import BadInput, problems
+from wizpix.core.units import whole_number
 from wizpix.image.options import MAX_MARGIN_PERCENT, OutputOptions, margins
 
 # size → megapixel cap, as remove.bg documents it: preview (alias small, regular) 0.25 MP;
@@ -100,7 +101,8 @@ def parse(fields: dict[str, str], default_quality: RoleName) -> RemoveBgRequest:
     _choice(fields, "shadow_type", SHADOW_TYPES, "none")
     _bool(fields, "add_shadow", False)
     _bool(fields, "semitransparency", True)
-    if (opacity := fields.get("shadow_opacity")) and not (opacity.isdigit() and int(opacity) <= 100):
+    opacity = fields.get("shadow_opacity")
+    if opacity and ((value := whole_number(opacity)) is None or value > 100):
         raise BadInput(
             "invalid_parameter", f"shadow_opacity: must be an integer from 0 to 100, not {opacity!r}"
         )

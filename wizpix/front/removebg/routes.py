@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 from typing import Any
 
@@ -140,10 +141,37 @@ async def _background(
         data = files["bg_image_file"]
     else:
         data = await _fetch(texts["bg_image_url"], settings, "bg_image_url")
+    # the result is at most max_megapixels (remove.bg's `size`), whatever its aspect: a
+    # side of twice its square's is all that covering it can need
+    side = 2 * math.ceil(math.sqrt((parsed.options.max_megapixels or 50) * 1e6))
     try:
-        return await to_thread.run_sync(decode_image, data, settings.max_image_pixels)
+        return await to_thread.run_sync(decode_image, data, settings.max_image_pixels, side)
     except ApiError as error:
         raise BadInput(error.code, f"bg image: {error.message}") from None
+
+
+def wants_json(accept: str) -> bool:
+    """remove.bg answers JSON when ``Accept`` asks for ``application/json``, and an image
+    otherwise: JSON when it is listed with a weight above 0 that no image range outweighs.
+    Parsed (media ranges and ``q``) rather than searched: ``application/jsonx`` or
+    ``application/json;q=0`` asks for no JSON. Starlette parses no Accept header, and this
+    one question needs no content-negotiation library."""
+    json_q = image_q = 0.0
+    for part in accept.lower().split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        if media == "application/json":
+            json_q = max(json_q, q)
+        elif media.startswith("image/"):
+            image_q = max(image_q, q)
+    return json_q > 0 and json_q >= image_q
 
 
 def _rate_key(request: Request, keyed: bool) -> str:
@@ -202,7 +230,7 @@ async def removebg(request: Request, front: Front, cutter: CutterDep) -> Respons
         # remove.bg weighs by the input image's megapixels
         charged = weight(cutout.facts["width"], cutout.facts["height"])
         headers.update(limiter.charge(key, charged).headers(time.time()))
-    if "application/json" in request.headers.get("accept", "").lower():
+    if wants_json(request.headers.get("accept", "")):
         body = {
             "result_b64": base64.b64encode(cutout.data).decode(),
             "foreground_top": top,

@@ -29,7 +29,7 @@ test-models: install  ## what the test suite runs on, whatever the environment s
 # starts all the same: /health says degraded and the fallback rules apply.
 serve: install
 	$(PY) scripts/fetch_models.py --allow-missing
-	$(VENV)/bin/bentoml serve service:WizPix --port $(PORT)
+	$(VENV)/bin/bentoml serve service:WizPix --port $(PORT) --timeout-graceful-shutdown 9
 
 # What the browser and Node client tests need beyond the venv: Debian's Chromium (Playwright
 # drives it and never downloads a browser of its own) and Node.js >= 18.

@@ -30,6 +30,7 @@ from wizpix.core.settings import get_settings
 from wizpix.front.app import create_app
 from wizpix.front.bentoml_api import RemoveBackgroundInput, RemoveBackgroundsInput, answer, request_options
 from wizpix.front.cutter import Cutter
+from wizpix.front.draining import drain_on_stop
 from wizpix.front.observability import note, start_known_series
 from wizpix.front.runner_client import RemoteRunner
 from wizpix.front.tasks import batch_key, canceled_in, task_status, task_store, upload_names
@@ -121,10 +122,13 @@ class WizPix:
 
     def __is_ready__(self) -> bool:
         # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
+        if app.state.front.load.draining:
+            return False
         return not (SETTINGS.warmup_blocking and self.cutter.warmup.training)
 
     @bentoml.on_startup
-    async def train_dispatchers(self) -> None:
+    async def start(self) -> None:
+        drain_on_stop(app.state.front.load, SETTINGS.shutdown_grace_s)
         # in the background: the front answers /health (warming up) while it runs
         self._training = asyncio.get_running_loop().create_task(self.cutter.warmup.run())
 
@@ -166,11 +170,15 @@ class WizPix:
             deadline_s=SETTINGS.request_timeout_s,
             gate=self.batch_gate,
             max_output_bytes=SETTINGS.batch_max_output_bytes,
-            canceled=partial(canceled_in, task_store(), batch_id) if is_task else None,
+            canceled=partial(self._stop_batch, batch_id, is_task),
             task_id=batch_id,
         )
         ctx.response.headers["Content-Disposition"] = 'attachment; filename="cutouts.zip"'
         return answer(ctx, archive, "application/zip")
+
+    async def _stop_batch(self, batch_id: str, is_task: bool) -> bool:
+        """Between two images: the service is stopping, or the task was canceled."""
+        return app.state.front.load.draining or (is_task and await canceled_in(task_store(), batch_id))
 
     @bentoml.api
     async def batch_progress(self, ctx: bentoml.Context, task_id: str) -> dict:

@@ -8,6 +8,8 @@ whole process tree sampled on request.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
@@ -33,12 +35,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+PR_SET_PDEATHSIG = 1  # from linux/prctl.h
+
+
+def _terminated_with_parent() -> None:
+    """In the child, before exec: the kernel sends it SIGTERM when the process that started
+    it dies, however it dies (a killed pytest left servers running otherwise). Linux only."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(command: list[str], log: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:
-    """``command`` in a session of its own, output to ``log``."""
+    """``command`` in a session of its own, output to ``log``, ended with its starter."""
     environment = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with log.open("w") as out:
         return subprocess.Popen(
-            command, cwd=cwd, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=cwd,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_terminated_with_parent if sys.platform == "linux" else None,
         )
 
 

@@ -133,3 +133,22 @@ def test_other_runner_errors_are_not_disguised_as_load() -> None:
 
     with pytest.raises(BentoMLException):
         asyncio.run(RemoteRunner(_Shedding(500)).predict(np.zeros((1, 4, 4, 3), np.uint8)))
+
+
+def test_draining_answers_work_in_flight_within_the_grace_and_refuses_new_work() -> None:
+    app = slow_app(max_in_flight=4, deadline_s=30, work_s=5)
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response, float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            in_flight = asyncio.create_task(client.post("/remove-bg", content=b"x"))
+            await asyncio.sleep(0.2)
+            started = time.monotonic()
+            load_of(app).drain(0.3)
+            new = await client.post("/remove-bg", content=b"x")
+            return await in_flight, new, time.monotonic() - started
+
+    cut, refused, took = asyncio.run(scenario())
+    assert cut.status_code == 503 and cut.json()["error"]["code"] == "shutting_down" and took < 2
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "shutting_down"
+    assert refused.headers["retry-after"] and load_of(app).report()["draining"] is True

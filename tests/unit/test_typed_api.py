@@ -5,13 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import httpx
 import pytest
 
 from wizpix.core.enums import RoleName
 from wizpix.core.errors import ApiError
 from wizpix.front.bentoml_api import request_options
-from wizpix.front.guards import text_in_file_field
 from wizpix.front.tasks import task_status, upload_names
 
 
@@ -39,18 +37,3 @@ def test_task_status_reads_bentomls_store(tmp_path: Path) -> None:
     assert task_status(str(store), "t1") == "canceled"
     assert task_status(str(store), "t2") is None
     assert task_status(str(tmp_path / "missing.db"), "t1") is None
-
-
-def multipart(**parts: tuple[str | None, bytes]) -> tuple[bytes, str]:
-    request = httpx.Request(
-        "POST", "http://x/", files={name: (filename, data) for name, (filename, data) in parts.items()}
-    )
-    return request.read(), request.headers["content-type"]
-
-
-def test_a_text_part_where_a_file_belongs_is_found() -> None:
-    body, kind = multipart(image=("a.png", b"\x89PNG..."), quality=(None, b"pro"))
-    assert text_in_file_field(body, kind, ("image",)) is None
-    body, kind = multipart(image=(None, b"http://169.254.169.254/latest"), quality=(None, b"pro"))
-    assert text_in_file_field(body, kind, ("image",)) == "image"
-    assert text_in_file_field(b'{"image": "x"}', "application/json", ("image",)) is None

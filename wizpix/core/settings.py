@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         le=65536,
         description="Recent masks kept in the front for repeat edits, least recently used out; 0 disables.",
     )
+    shutdown_grace_s: float = Field(
+        default=6,
+        gt=0,
+        le=3600,
+        description="On SIGTERM the front refuses new requests (`503 shutting_down`) and gives those "
+        "in flight this long before answering them `503` too: a stopped service is gone in seconds.",
+    )
     status_timeout_s: float = Field(
         default=3.0,
         gt=0,

@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wizpix.core.errors import ApiError, BadInput, TooLarge
+from wizpix.core.errors import ApiError, TooLarge
 from wizpix.core.units import as_mb, whole_number
 from wizpix.front.answers import send_error
+from wizpix.front.bodies import body_problem
 from wizpix.front.removebg.envelope import is_removebg_path
 
 log = logging.getLogger(__name__)
@@ -34,12 +33,44 @@ DEADLINE_HEADER = "X-WizPix-Deadline-Ms"
 
 @dataclass
 class Load:
-    """Requests admitted and not yet answered, and those refused or cut; shown by /health."""
+    """Requests admitted and not yet answered, and those refused or cut; shown by /health.
+
+    Draining (the service was told to stop): new requests are refused with a 503, and
+    every request in flight gets until ``drain``'s grace at most, then a 503 too; so a
+    stopped front is gone in seconds, every request answered."""
 
     limit: int
     in_flight: int = 0
     refused: int = 0
     timed_out: int = 0
+    draining: bool = False
+    _deadlines: set[asyncio.Timeout] = field(default_factory=set, repr=False)
+
+    def report(self) -> dict[str, int | bool]:
+        """What /health shows."""
+        return {
+            "limit": self.limit,
+            "in_flight": self.in_flight,
+            "refused": self.refused,
+            "timed_out": self.timed_out,
+            "draining": self.draining,
+        }
+
+    def drain(self, grace_s: float) -> None:
+        self.draining = True
+        until = asyncio.get_running_loop().time() + grace_s
+        for deadline in self._deadlines:
+            if (when := deadline.when()) is None or when > until:
+                deadline.reschedule(until)
+
+
+def shutting_down() -> ApiError:
+    return ApiError(
+        "shutting_down",
+        "the service is stopping; retry, another instance will answer",
+        status=503,
+        headers={"Retry-After": "1"},
+    )
 
 
 class Admission:
@@ -49,6 +80,9 @@ class Admission:
         self.app, self.load, self.deadline_s = app, load, deadline_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.load.draining:
+            await send_error(send, shutting_down(), scope)
+            return
         if self.load.in_flight >= self.load.limit:
             self.load.refused += 1
             overloaded = ApiError(
@@ -79,8 +113,10 @@ class Admission:
             await send(message)
 
         self.load.in_flight += 1
+        deadline = asyncio.timeout(deadline_s)
         try:
-            async with asyncio.timeout(deadline_s) as deadline:
+            async with deadline:
+                self.load._deadlines.add(deadline)
                 await self.app(scope, tracked_receive, tracked_send)
         except TimeoutError:
             if not deadline.expired():
@@ -88,9 +124,11 @@ class Admission:
             self.load.timed_out += 1
             log.warning("request cut at its %gs deadline (body read: %s)", deadline_s, body_read)
             if not answered:
-                await send_error(send, _deadline_error(deadline_s, body_read), scope)
+                error = shutting_down() if self.load.draining else _deadline_error(deadline_s, body_read)
+                await send_error(send, error, scope)
         finally:
             self.load.in_flight -= 1
+            self.load._deadlines.discard(deadline)
 
 
 def _deadline(scope: Scope, server_deadline_s: float) -> float | None:
@@ -128,8 +166,9 @@ class UploadLimit:
     Streamed (our FastAPI routes): the body is counted as the route reads it, and reading
     past the limit raises the 413, which the app's error handlers answer. Whole (BentoML's
     routes, whose reading we cannot answer from): the body is read here first, the 413
-    sent from here, a text part where a file belongs (``file_fields``) refused, then the
-    body replayed to the route."""
+    sent from here, a body BentoML could not read (or would fetch a URL from, in
+    ``file_fields``) refused with what is wrong (``wizpix.front.bodies``), then the body
+    replayed to the route."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, whole: bool = False, file_fields: tuple[str, ...] = ()
@@ -170,11 +209,8 @@ class UploadLimit:
             if not message.get("more_body", False):
                 break
         content_type = Headers(scope=scope).get("content-type", "")
-        if (field := text_in_file_field(bytes(body), content_type, self.file_fields)) is not None:
-            error = BadInput(
-                "file_expected", f"`{field}` must be a file part (filename=…), not text or a URL"
-            )
-            await send_error(send, error, scope)
+        if (problem := body_problem(bytes(body), content_type, self.file_fields)) is not None:
+            await send_error(send, problem, scope)
             return
         replayed = False
 
@@ -186,52 +222,6 @@ class UploadLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-def text_in_file_field(body: bytes, content_type: str, fields: tuple[str, ...]) -> str | None:
-    """The first of ``fields`` sent as a text part rather than a file, in a multipart body.
-
-    BentoML takes the text of such a part for a URL and downloads it itself, unbounded and
-    past ``ALLOW_IMAGE_URL``: WizPix accepts files there, nothing else.
-    """
-    kind, params = parse_options_header(content_type)
-    if not fields or kind != b"multipart/form-data" or b"boundary" not in params:
-        return None
-    found: list[str] = []
-    headers: dict[bytes, bytes] = {}
-    name = value = b""
-
-    def header_field(data: bytes, start: int, end: int) -> None:
-        nonlocal name
-        name += data[start:end]
-
-    def header_value(data: bytes, start: int, end: int) -> None:
-        nonlocal value
-        value += data[start:end]
-
-    def header_end() -> None:
-        nonlocal name, value
-        headers[name.lower()] = value
-        name = value = b""
-
-    def headers_finished() -> None:
-        _, options = parse_options_header(headers.get(b"content-disposition", b""))
-        field = options.get(b"name", b"").decode("latin-1")
-        if field in fields and b"filename" not in options:
-            found.append(field)
-        headers.clear()
-
-    callbacks: dict[str, Any] = {
-        "on_header_field": header_field,
-        "on_header_value": header_value,
-        "on_header_end": header_end,
-        "on_headers_finished": headers_finished,
-    }
-    try:
-        MultipartParser(params[b"boundary"], callbacks).write(body)
-    except Exception:  # noqa: BLE001 - a malformed body is BentoML's to refuse
-        return None
-    return found[0] if found else None
 
 
 def given_key(scope: Scope) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
@@ -62,4 +61,4 @@ async def remove_bg(
 
 @router.get("/health", summary="Models, warmup, device and overall status")
 async def health(front: Front, cutter: CutterDep) -> JSONResponse:
-    return JSONResponse({**await cutter.health(), "requests": asdict(front.load)})
+    return JSONResponse({**await cutter.health(), "requests": front.load.report()})

@@ -3,7 +3,8 @@
 The same table guards our FastAPI routes and BentoML's own API and task routes: it is
 installed on the BentoML service (``guarded_by``), whose middlewares wrap the mounted app
 too, or, in tests without BentoML, around the FastAPI app itself (``with_guards``). The
-rows are in order, outermost first: the request log sees every answer, refusals included;
+rows are in order, outermost first: the envelope turns every error into ours and every
+exception into a 500 at once; the request log sees every answer, refusals included;
 the key is checked before a slot is taken; admission before a byte of the body is read.
 """
 
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wizpix.core.settings import Settings
 from wizpix.core.units import MIB
+from wizpix.front.envelope import Envelope
 from wizpix.front.guards import Admission, ApiKeyGate, Load, UploadLimit
 from wizpix.front.observability import RequestLog
 
@@ -40,11 +42,14 @@ class Guard:
     options: Options
 
 
+GUARDED = (*CUT, ACCOUNT, *BATCH, *TASKS)
+
 GUARDS = (
+    Guard(Envelope, GUARDED, lambda settings, load: {}),
     Guard(RequestLog, CUT, lambda settings, load: {}),
     Guard(
         ApiKeyGate,
-        (*CUT, ACCOUNT, *BATCH, *TASKS),
+        GUARDED,
         lambda settings, load: {"key": settings.api_key.get_secret_value()} if settings.api_key else None,
     ),
     Guard(Admission, CUT, lambda settings, load: {"load": load, "deadline_s": settings.request_timeout_s}),
@@ -69,6 +74,8 @@ GUARDS = (
             "file_fields": ("images",),
         },
     ),
+    # a task id and no more: read and checked here like every body BentoML reads
+    Guard(UploadLimit, TASKS, lambda settings, load: {"max_bytes": MIB, "whole": True}),
 )
 
 

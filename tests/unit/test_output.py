@@ -280,3 +280,14 @@ def test_auto_writes_png_where_jpeg_cannot_and_png_holds_any_strip() -> None:
     assert render(*strip(17000, 40), OutputOptions(format="png")).media_type == "image/png"
     capped = render(*strip(17000, 40), OutputOptions(format="webp", max_size=16383))
     assert capped.media_type == "image/webp" and capped.size[0] == 16383
+
+
+@pytest.mark.parametrize("result", [(1, 29), (2, 29), (3, 29), (1, 1), (29, 1), (512, 384)])
+@pytest.mark.parametrize("background", [(2, 31), (5, 31), (31, 2), (4000, 3000), (1, 10000)])
+def test_cover_fills_any_size_from_any_background(
+    result: tuple[int, int], background: tuple[int, int]
+) -> None:
+    """Found by the fuzzer: a 1×29 result over a 2×31 background made a negative box offset."""
+    covered = cover(Image.new("RGB", background, (10, 200, 30)), result)
+    assert covered.size == result and covered.mode == "RGBA"
+    assert np.asarray(covered)[..., :3].mean(axis=(0, 1)).round().tolist() == [10, 200, 30]

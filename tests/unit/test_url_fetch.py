@@ -7,6 +7,7 @@ it in ``allow_hosts``. Addresses that must be refused are never connected to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import threading
 import time
@@ -283,3 +284,27 @@ def test_the_pinned_backend_connects_to_the_checked_address_not_to_dns(
 
     assert asyncio.run(get()) == PNG
     assert seen[-1]["Host"] == f"rebind.invalid:{port}"
+
+
+def test_slow_lookups_hold_no_thread_that_other_work_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six lookups of a resolver that takes 3 s, each given up after 0.2 s: a file read
+    through asyncio.to_thread right after is not kept waiting (it was, 7 s, when lookups
+    ran in asyncio's default executor)."""
+    import socket
+
+    from wizpix.front.removebg import image_url
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: time.sleep(3) or [])
+
+    async def scenario() -> float:
+        async def give_up() -> None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await image_url._getaddrinfo("slow.example", 80)
+
+        await asyncio.gather(*(give_up() for _ in range(6)))
+        started = time.monotonic()
+        await asyncio.to_thread(lambda: None)
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 0.5

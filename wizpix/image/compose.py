@@ -5,6 +5,8 @@ Full-size work stays in uint8; only model-sized arrays are turned into anything 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PIL import Image, ImageChops
 
@@ -109,10 +111,14 @@ def cover(background: Image.Image, size: tuple[int, int]) -> Image.Image:
     factor = max(width / background.width, height / background.height)
     # the part of the background that ends up in the result, centred: resizing only that
     # keeps the work bounded by the result (a 1×10000 strip must not become 625×6 250 000)
-    box_width, box_height = width / factor, height / factor
+    box_width = min(background.width, width / factor)  # float rounding may overshoot by 1e-15
+    box_height = min(background.height, height / factor)
     left, top = (background.width - box_width) / 2, (background.height - box_height) / 2
-    box = (left, top, left + box_width, top + box_height)
-    return background.convert("RGBA").resize(size, Image.Resampling.LANCZOS, box=box)
+    # only the region that shows is converted (a 50 MP background behind a small result)
+    region = (math.floor(left), math.floor(top), math.ceil(left + box_width), math.ceil(top + box_height))
+    part = background.crop(region).convert("RGBA")
+    box = (left - region[0], top - region[1], left - region[0] + box_width, top - region[1] + box_height)
+    return part.resize(size, Image.Resampling.LANCZOS, box=box)
 
 
 def flatten(image: Image.Image, background: tuple[int, int, int, int]) -> Image.Image:

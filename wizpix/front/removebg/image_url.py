@@ -36,13 +36,14 @@ and ``allow_hosts`` names are trusted whatever they resolve to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
 import socket
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
+from typing import Any
 
 import httpcore
 import httpx
@@ -155,9 +156,40 @@ def _parse(url: str) -> httpx.URL:
 
 
 # The system resolver blocks a thread per lookup, for as long as a slow DNS server takes.
-# In asyncio's default executor those threads would be the ones asyncio.to_thread shares
-# with every request (reading uploads, the task store): lookups get a few of their own.
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wizpix-dns")
+# In asyncio's default executor those would be the threads asyncio.to_thread shares with
+# every request (6 on 2 cores; a timed-out await does not free its thread), and Python
+# joins that executor at exit. So each lookup runs on a daemon thread of its own, at most
+# four at once: past that a lookup waits within the download's own timeout.
+MAX_LOOKUPS = 4
+_lookups = threading.BoundedSemaphore(MAX_LOOKUPS)
+
+
+async def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
+    loop = asyncio.get_running_loop()
+    while not _lookups.acquire(blocking=False):  # polled: an asyncio wait stays cancellable
+        await asyncio.sleep(0.05)
+    answer: asyncio.Future[list[tuple[Any, ...]]] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if answer.done():
+            return  # the caller gave up (its timeout): nothing waits for this lookup
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(result)
+
+    def lookup() -> None:
+        try:
+            result, error = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), None
+        except BaseException as caught:  # noqa: BLE001 - handed to the waiting coroutine
+            result, error = None, caught
+        finally:
+            _lookups.release()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the service is stopping
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=lookup, name="wizpix-dns", daemon=True).start()
+    return await answer
 
 
 async def _resolve(host: str, port: int) -> list[IPAddress]:
@@ -165,10 +197,8 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     literal = _ip_literal(host)
     if literal is not None:
         return [literal]
-    loop = asyncio.get_running_loop()
-    lookup = partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = await loop.run_in_executor(_RESOLVER, lookup)
+        infos = await _getaddrinfo(host, port)
     except (socket.gaierror, UnicodeError) as error:
         raise BadInput(
             "url_unreachable", f"the image URL's host {host} could not be resolved: {error}"

@@ -42,6 +42,46 @@ IGNORED = ("type", "type_level", "add_shadow", "shadow_type", "shadow_opacity", 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
+def _enum(values: tuple[str, ...]) -> dict[str, object]:
+    return {"type": "string", "enum": list(values)}
+
+
+# The fields as remove.bg documents them, for the OpenAPI schema (the route reads its body
+# itself, in three encodings, so FastAPI cannot derive it).
+FIELDS: dict[str, dict[str, object]] = {
+    "image_file": {"type": "string", "format": "binary"},
+    "image_file_b64": {"type": "string"},
+    "image_url": {"type": "string", "format": "uri"},
+    "size": _enum(tuple(SIZES)),
+    "type": _enum(TYPES),
+    "type_level": _enum(TYPE_LEVELS),
+    "format": _enum(FORMATS),
+    "roi": {"type": "string", "examples": ["0% 0% 100% 100%"]},
+    "crop": {"type": "boolean"},
+    "crop_margin": {"type": "string", "examples": ["10px", "10%"]},
+    "scale": {"type": "string", "examples": ["original", "80%"]},
+    "position": {"type": "string", "examples": ["original", "center", "50% 100%"]},
+    "channels": _enum(("rgba", "alpha")),
+    "add_shadow": {"type": "boolean"},
+    "semitransparency": {"type": "boolean"},
+    "bg_color": {"type": "string", "examples": ["81d4fa", "white"]},
+    "bg_image_url": {"type": "string", "format": "uri"},
+    "bg_image_file": {"type": "string", "format": "binary"},
+    "shadow_type": _enum(SHADOW_TYPES),
+    "shadow_opacity": {"type": "string", "examples": ["50"]},
+    "quality": _enum(tuple(RoleName)),
+}
+_TEXT = {name: schema for name, schema in FIELDS.items() if schema.get("format") != "binary"}
+REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": FIELDS}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": _TEXT}},
+        "application/json": {"schema": {"type": "object", "properties": _TEXT}},
+    },
+}
+
+
 @dataclass(frozen=True)
 class RemoveBgRequest:
     source: str  # which of SOURCES

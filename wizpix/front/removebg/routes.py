@@ -32,7 +32,7 @@ from wizpix.core.settings import Settings
 from wizpix.front.answers import cutout_response
 from wizpix.front.guards import given_key
 from wizpix.front.observability import note
-from wizpix.front.removebg.params import RemoveBgRequest, parse
+from wizpix.front.removebg.params import REQUEST_BODY, RemoveBgRequest, parse
 from wizpix.front.removebg.rate_limit import weight
 from wizpix.front.state import CutterDep, Front
 from wizpix.image.decode import decode_image
@@ -197,6 +197,7 @@ router = APIRouter()
         403: ENVELOPE,
         429: ENVELOPE,
     },
+    openapi_extra={"requestBody": REQUEST_BODY},
 )
 async def removebg(request: Request, front: Front, cutter: CutterDep) -> Response:
     settings, limiter = front.settings, front.rate_limiter

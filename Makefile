@@ -23,7 +23,7 @@ models: install  ## the configured fast and pro models (FAST_MODEL_NAME, PRO_MOD
 	$(PY) scripts/fetch_models.py
 
 test-models: install  ## what the test suite runs on, whatever the environment says
-	$(PY) scripts/fetch_models.py --model u2netp --model isnet-general-use
+	$(PY) scripts/fetch_models.py --model u2netp --model isnet-general-use --model u2net --model modnet-portrait
 
 # A model that cannot be had is reported with the command that fixes it, and the service
 # starts all the same: /health says degraded and the fallback rules apply.

@@ -19,6 +19,7 @@ INTERFACES: dict[str, tuple[str, int, bool]] = {
     "isnet": ("input", 6, True),
     "birefnet": ("input_image", 1, False),
     "bria": ("pixel_values", 1, True),
+    "modnet": ("input", 1, True),
 }
 
 
@@ -29,6 +30,8 @@ def interface_of(name: str) -> tuple[str, int, bool]:
         return INTERFACES["isnet"]
     if name.startswith("bria"):
         return INTERFACES["bria"]
+    if name.startswith("modnet"):
+        return INTERFACES["modnet"]
     return INTERFACES["u2net"]
 
 

@@ -128,7 +128,7 @@ def test_locust_load_test_runs_headless_without_failures(server: Server, tmp_pat
 @pytest.fixture(scope="module")
 def lazy_without_fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Warmup off, and a fast model whose weights are not fetched (u2net)."""
-    env = {"FAST_MODEL_NAME": "u2net", "PRO_MODEL_NAME": "mock", "WARMUP_ON_STARTUP": "false"}
+    env = {"FAST_MODEL_NAME": "silueta", "PRO_MODEL_NAME": "mock", "WARMUP_ON_STARTUP": "false"}
     with bentoml_serve(tmp_path_factory.mktemp("lazy"), **env) as running:
         running.wait_for(
             lambda body: (
@@ -150,6 +150,6 @@ def test_warmup_off_loads_on_first_use_and_a_missing_fast_model_is_a_503(
         fast = client.post("/remove-bg?quality=fast", files={"file": ("d.png", disc_png)})
         pro = client.post("/remove-bg?quality=pro", files={"file": ("d.png", disc_png)})
     assert fast.status_code == 503 and fast.json()["error"]["code"] == "fast_unavailable"
-    assert "fetch_models.py --model u2net" in fast.json()["error"]["message"]
+    assert "fetch_models.py --model silueta" in fast.json()["error"]["message"]
     assert pro.status_code == 200 and pro.headers["x-wizpix-quality"] == "pro"
     assert lazy_without_fast.health()["models"]["pro"]["state"] == "ready"

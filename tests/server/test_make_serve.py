@@ -56,14 +56,14 @@ def test_an_unreachable_pro_model_starts_degraded_and_pro_falls_back(
 def test_an_unreachable_fast_model_starts_degraded_fast_is_503_pro_serves(
     tmp_path: Path, disc_png: bytes
 ) -> None:
-    with make_serve(tmp_path, FAST_MODEL_NAME="u2net", PRO_MODEL_NAME="mock") as (url, log):
+    with make_serve(tmp_path, FAST_MODEL_NAME="silueta", PRO_MODEL_NAME="mock") as (url, log):
         health = httpx.get(f"{url}/health", timeout=10).json()
         assert health["status"] == "degraded" and health["models"]["fast"]["state"] == "missing"
         fast = httpx.post(f"{url}/remove-bg", files={"file": ("d.png", disc_png)}, timeout=60)
         assert fast.status_code == 503, fast.text
         error = fast.json()["error"]
-        assert error["code"] == "fast_unavailable" and "u2net is missing" in error["message"]
-        assert "fetch_models.py --model u2net" in error["message"]
+        assert error["code"] == "fast_unavailable" and "silueta is missing" in error["message"]
+        assert "fetch_models.py --model silueta" in error["message"]
         pro = httpx.post(f"{url}/remove-bg", params={"quality": "pro"}, files={"file": ("d.png", disc_png)})
         assert pro.status_code == 200 and pro.headers["x-wizpix-quality"] == "pro"
         assert "fast requests get 503 fast_unavailable" in log.read_text()

@@ -55,7 +55,7 @@ def test_training_follows_the_pattern_and_holds_pro_back_until_done(disc_png: by
 
 def test_a_model_that_will_not_serve_is_not_trained(tmp_path) -> None:
     settings = Settings(
-        fast_model_name="u2net", pro_model_name="mock", warmup_on_startup=True, model_dir=tmp_path
+        fast_model_name="silueta", pro_model_name="mock", warmup_on_startup=True, model_dir=tmp_path
     )
     cut = in_process(settings, Recording)
     asyncio.run(cut.warmup.run())

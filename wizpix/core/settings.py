@@ -61,6 +61,20 @@ class Settings(BaseSettings):
         description="Serve `pro` requests with `fast` when pro cannot serve (`X-WizPix-Fallback` says "
         "why); `false` answers `503 pro_unavailable`.",
     )
+    pro_fuse_fast: bool = Field(
+        default=True,
+        description="`pro` fuses its model's mask with `fast`'s on the same photo (their mean, then "
+        "`PRO_FUSION_GAIN`): better than either alone on every eval set (docs/quality.md), for one "
+        "fast inference more; without a servable fast model (or with the same model on both) pro "
+        "serves its own mask.",
+    )
+    pro_fusion_gain: float = Field(
+        default=3.0,
+        ge=1,
+        le=16,
+        description="The contrast curve after fusion, a^k / (a^k + (1-a)^k): 1 keeps the mean; higher "
+        "pushes pixels the two models agree on to clear background and clear foreground.",
+    )
     warmup_on_startup: bool = Field(
         default=True, description="Load each model and run one inference in the background at start."
     )

@@ -32,10 +32,17 @@ from wizpix.front.observability import MASK_CACHE_BYTES
 from wizpix.front.warmup import DispatcherTraining
 from wizpix.image.compose import model_input
 from wizpix.image.decode import decode_image
+from wizpix.image.masks import fuse, uncertainty
 from wizpix.image.options import OutputOptions
 from wizpix.image.render import Rendered, render_result
 
 log = logging.getLogger(__name__)
+
+Inferred = tuple[np.ndarray, Preprocess, str | None]  # a model-sized mask, its recipe, hit/miss/None
+
+
+async def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,12 @@ class Cutter:
         self.runners = runners
         self.masks = MaskCache(settings.mask_cache_bytes)
         self.warmup = DispatcherTraining(roles, runners, self._runner_status, settings.warmup_on_startup)
+
+    @property
+    def fusing(self) -> bool:
+        """pro fuses fast's mask with its own: when asked, and fast runs another model."""
+        models = {self.roles[role].model_id for role in RoleName}
+        return self.settings.pro_fuse_fast and len(models) == len(RoleName)
 
     async def _runner_status(self, role: RoleName) -> RunnerStatus:
         """The runner's own word on its model, or unreachable."""
@@ -102,9 +115,16 @@ class Cutter:
         model = self.roles[role]
         return MaskKey(upload, model.model_id, model.recipe_digest, weights)
 
+    def _fused(self, pro: Inferred, fast: Inferred) -> Inferred:
+        """pro's mask and fast's, fused at pro's size (see wizpix.image.masks)."""
+        (mask, spec, pro_cache), (other, _, fast_cache) = pro, fast
+        caches = {pro_cache, fast_cache}
+        cache = None if None in caches else "hit" if caches == {"hit"} else "miss"
+        return fuse(mask, other, self.settings.pro_fusion_gain, spec.resample), spec, cache
+
     async def _infer(
         self, role: RoleName, image: Image.Image, upload: str | None, status: RunnerStatus | None = None
-    ) -> tuple[np.ndarray, Preprocess, str | None]:
+    ) -> Inferred:
         """The model-sized mask, from the cache or the runner; and hit, miss or None."""
         spec = self.roles[role].model.preprocess
         key = await self._mask_key(role, upload, status)
@@ -153,23 +173,44 @@ class Cutter:
             route = choose_route(quality, pro.state, self.settings.auto_fallback_fast, pro.error)
             if route.fallback_reason:
                 log.warning("pro request served by fast: %s (%s)", route.fallback_reason, pro.error)
+        served_by = self.roles[route.role].model_id
+        fast_result: Inferred | BaseException | None = None
         if route.role is RoleName.PRO:
-            try:
-                mask, spec, cache = await self._infer(RoleName.PRO, image, upload, pro)
-            except Exception as error:  # noqa: BLE001 - pro errors follow the fallback rule
-                log.warning("pro inference failed, applying fallback rule: %s", error)
-                unreachable = isinstance(error, ApiError) and error.code == "runner_unreachable"
+            fusing = self.fusing
+            # fast's mask for the fusion is made at the same time, on the other runner
+            pro_result, fast_result = await asyncio.gather(
+                self._infer(RoleName.PRO, image, upload, pro),
+                self._infer(RoleName.FAST, image, upload) if fusing else _nothing(),
+                return_exceptions=True,
+            )
+            if isinstance(pro_result, BaseException):
+                if not isinstance(pro_result, Exception):
+                    raise pro_result  # cancelled: the deadline, or the client went away
+                log.warning("pro inference failed, applying fallback rule: %s", pro_result)
+                unreachable = isinstance(pro_result, ApiError) and pro_result.code == "runner_unreachable"
                 kind = ModelState.UNREACHABLE if unreachable else INFERENCE_ERROR
-                route = route_after_pro_error(str(error)[:200], self.settings.auto_fallback_fast, kind)
+                route = route_after_pro_error(str(pro_result)[:200], self.settings.auto_fallback_fast, kind)
+            elif isinstance(fast_result, tuple):
+                mask, spec, cache = await to_thread.run_sync(self._fused, pro_result, fast_result)
+                served_by = f"{served_by}+{self.roles[RoleName.FAST].model_id}"
+            else:
+                if fusing:
+                    log.warning("pro served without fusion: fast could not serve (%s)", fast_result)
+                mask, spec, cache = pro_result
         if route.role is RoleName.FAST:
-            mask, spec, cache = await self._infer(RoleName.FAST, image, upload)
+            served_by = self.roles[RoleName.FAST].model_id
+            if isinstance(fast_result, tuple):  # made for the fusion; pro then could not serve
+                mask, spec, cache = fast_result
+            else:
+                mask, spec, cache = await self._infer(RoleName.FAST, image, upload)
+        unsure = uncertainty(mask)
         width, height = image.size
         rendered = await to_thread.run_sync(render_result, image, mask, spec, options, background_image)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        served_by = self.roles[route.role].model_id
         headers = {
             "X-WizPix-Quality": route.role,
             "X-WizPix-Model": served_by,
+            "X-WizPix-Uncertainty": f"{unsure:.3f}",
             "X-WizPix-Time-Ms": f"{elapsed_ms:.0f}",
             "X-WizPix-BBox": ",".join(map(str, rendered.bbox)) if rendered.bbox else "none",
         }
@@ -190,5 +231,6 @@ class Cutter:
             "output_bytes": len(rendered.data),
             "work_ms": round(elapsed_ms, 1),
             "cache": cache,
+            "uncertainty": unsure,
         }
         return Cutout(rendered.data, rendered.media_type, rendered.bbox, rendered.size, headers, facts)

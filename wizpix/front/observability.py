@@ -53,6 +53,12 @@ INPUT_MEGAPIXELS = Histogram(
     labelnames=["asked"],
     buckets=MP_BUCKETS,
 )
+UNCERTAINTY = Histogram(
+    name="wizpix_uncertainty",
+    documentation="X-WizPix-Uncertainty of served cutouts, by quality served: alert on a drift of it",
+    labelnames=["served"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0),
+)
 MASK_CACHE = Counter(
     name="wizpix_mask_cache_total",
     documentation="Mask cache lookups of /remove-bg requests by result (hit: no inference)",
@@ -126,6 +132,8 @@ def finish(record: dict[str, Any], status: int, total_ms: float) -> None:
         ERRORS.labels(code=str(record.get("error") or f"http_{status}"), status=str(status)).inc()
     if record.get("cache"):
         MASK_CACHE.labels(result=record["cache"]).inc()
+    if record.get("uncertainty") is not None:
+        UNCERTAINTY.labels(served=str(record.get("served"))).observe(record["uncertainty"])
     if record.get("megapixels") is not None:
         INPUT_MEGAPIXELS.labels(asked=asked).observe(record["megapixels"])
     log.info("%s", json.dumps(record, separators=(",", ":")))

@@ -195,6 +195,7 @@ async def remove_backgrounds(
             "fallback": cutout.facts["fallback"],
             "bbox": cutout.headers.get("X-WizPix-BBox"),
             "cache": cutout.facts["cache"],
+            "uncertainty": cutout.facts["uncertainty"],
             "time_ms": round((time.perf_counter() - started) * 1000, 1),
             "facts": cutout.facts,
         }

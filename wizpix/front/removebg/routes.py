@@ -238,6 +238,7 @@ async def removebg(request: Request, front: Front, cutter: CutterDep) -> Respons
             "foreground_left": left,
             "foreground_width": fg_width,
             "foreground_height": fg_height,
+            "uncertainty": cutout.facts["uncertainty"],  # ours, beside remove.bg's fields
         }
         return JSONResponse({"data": body}, headers={**cutout.headers, **headers})
     return cutout_response(cutout, headers)

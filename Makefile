@@ -7,11 +7,12 @@ PORT ?= 3000
 # plain `bentoml models list` / `bentoml build` / `bentoml serve` sees them.
 export BENTOML_DO_NOT_TRACK ?= true
 
-.PHONY: install models test-models test-tools serve test test-unit bench soak lint clean
+.PHONY: install models test-models test-tools serve test test-unit bench soak eval lint clean
 
-$(VENV)/.installed: requirements.lock
+$(VENV)/.installed: requirements.lock requirements-eval.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.lock
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps -r requirements-eval.txt
 	@# rembg's first import compiles numba kernels (~50 s on 2 cores) and caches them in the
 	@# venv: pay that here, not at the fast runner's first start.
 	$(PY) -c "import rembg.bg, rembg.sessions"
@@ -57,6 +58,13 @@ bench: test-models .venv-rembg/.installed  ## e.g. BENCH_ARGS="--fast-requests 4
 
 soak: test-models  ## the documented soak: 5 minutes, 8 users; refreshes its section of docs/operations.md
 	$(PY) loadtest/soak.py --docs
+
+# Cutout quality against the labelled photos of ../shared/eval (or EVAL_ARGS="--data DIR"),
+# through a fresh service and rembg's own sessions; refreshes docs/quality.md. The whole
+# sets take hours on 2 cores: EVAL_ARGS="--limit 100" samples each set evenly.
+EVAL_ARGS ?=
+eval: test-models
+	$(PY) loadtest/eval.py --docs $(EVAL_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +47,19 @@ app = create_app(SETTINGS)
 TRAFFIC_TIMEOUT_S = SETTINGS.request_timeout_s + 10
 # Declared, so that a runner reached by URL (JSON, not pickle) still gets uint8 pixels.
 UINT8 = Annotated[np.ndarray, bentoml.validators.DType("uint8")]
+
+
+def serving_as(argv: list[str]) -> str | None:
+    """The service this process is a BentoML worker of (``--service-name``), or None."""
+    return argv[argv.index("--service-name") + 1] if "--service-name" in argv[:-1] else None
+
+
+if serving_as(sys.argv) in {role.service_name for role in ROLES.values()}:
+    # A runner's process: BentoML builds its app from this module once it is imported, with
+    # our dispatcher for adaptive batching (no learning phase; see the module).
+    from wizpix.runner.dispatcher import install
+
+    install()
 
 
 def in_store(name: str | None) -> bool:
@@ -121,16 +135,16 @@ class WizPix:
         self.batch_limits = BatchLimits.from_settings(SETTINGS)
 
     def __is_ready__(self) -> bool:
-        # a blocking warmup includes the runners' dispatchers (/readyz waits for both)
+        # with a blocking warmup, /readyz waits until both runners have warmed their model
         if app.state.front.load.draining:
             return False
-        return not (SETTINGS.warmup_blocking and self.cutter.warmup.training)
+        return not (SETTINGS.warmup_blocking and not self.cutter.readiness.all_ready)
 
     @bentoml.on_startup
     async def start(self) -> None:
         drain_on_stop(app.state.front.load, SETTINGS.shutdown_grace_s)
-        # in the background: the front answers /health (warming up) while it runs
-        self._training = asyncio.get_running_loop().create_task(self.cutter.warmup.run())
+        # in the background: the front answers /health (warming up) meanwhile
+        self._watching = asyncio.get_running_loop().create_task(self.cutter.readiness.watch())
 
     # --- BentoML's own APIs: what `bentoml.SyncHTTPClient` and `bentoml.depends` can call ---
 

@@ -34,7 +34,6 @@ class RunnerStatus(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     served: int = 0
     batches: int = 0
-    dispatcher: WarmupState | None = None  # set by the front: its batching dispatcher's training
 
     @classmethod
     def unreachable(cls, role: RoleName, name: str, error: BaseException) -> RunnerStatus:

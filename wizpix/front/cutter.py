@@ -29,7 +29,7 @@ from wizpix.front.fallback import INFERENCE_ERROR, Route, choose_route, route_af
 from wizpix.front.health import health_report
 from wizpix.front.mask_cache import MaskCache, MaskKey
 from wizpix.front.observability import MASK_CACHE_BYTES
-from wizpix.front.warmup import DispatcherTraining
+from wizpix.front.readiness import Readiness
 from wizpix.image.compose import model_input
 from wizpix.image.decode import decode_image
 from wizpix.image.masks import fuse, uncertainty
@@ -62,7 +62,7 @@ class Cutter:
         self.roles = roles
         self.runners = runners
         self.masks = MaskCache(settings.mask_cache_bytes)
-        self.warmup = DispatcherTraining(roles, runners, self._runner_status, settings.warmup_on_startup)
+        self.readiness = Readiness(list(runners), self.runner_status)
 
     @property
     def fusing(self) -> bool:
@@ -70,24 +70,22 @@ class Cutter:
         models = {self.roles[role].model_id for role in RoleName}
         return self.settings.pro_fuse_fast and len(models) == len(RoleName)
 
-    async def _runner_status(self, role: RoleName) -> RunnerStatus:
+    async def runner_status(self, role: RoleName) -> RunnerStatus:
         """The runner's own word on its model, or unreachable."""
         try:
             return await asyncio.wait_for(self.runners[role].status(), self.settings.status_timeout_s)
         except Exception as error:  # noqa: BLE001 - a dead runner is a state, not a crash
             return RunnerStatus.unreachable(role, self.roles[role].model_id, error)
 
-    async def runner_status(self, role: RoleName) -> RunnerStatus:
-        """As the rest of the service sees it: still warming up while its dispatcher trains."""
-        return self.warmup.seen_by_users(await self._runner_status(role))
-
     async def health(self) -> dict[str, Any]:
         statuses = await asyncio.gather(*(self.runner_status(role) for role in RoleName))
-        return health_report(dict(zip(RoleName, statuses, strict=True)), self.settings)
+        report = health_report(dict(zip(RoleName, statuses, strict=True)), self.settings)
+        report["warmup"]["ready_s"] = {str(role): s for role, s in self.readiness.ready_s.items()}
+        return report
 
     async def _unavailable(self, role: RoleName) -> Unavailable | None:
         """Why ``role`` cannot serve (its runner's own word), or None when it can."""
-        status = await self._runner_status(role)
+        status = await self.runner_status(role)
         if status.state.servable or status.state is ModelState.LOADING:
             return None
         return Unavailable(
@@ -108,7 +106,7 @@ class Cutter:
         """The cache key, from the runner's own word on its weights; None: do not cache."""
         if upload is None:
             return None
-        status = status or await self._runner_status(role)
+        status = status or await self.runner_status(role)
         weights = status.sha256 or ("none" if self.roles[role].store_name is None else None)
         if weights is None:  # not resolved yet, or unreachable: nothing to vouch for a mask
             return None

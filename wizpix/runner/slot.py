@@ -45,6 +45,7 @@ class ModelSlot:
         warmup_on_startup: bool,
         warmup_blocking: bool,
         trim_after_batch: bool = False,
+        warm_runs: int = 2,
     ) -> None:
         self.role, self.name = role, name
         self._resolve, self._build = resolve, build
@@ -52,6 +53,7 @@ class ModelSlot:
         # Without ONNX Runtime's arena each inference frees ~1.5 GB of activations (ISNet):
         # hand it back. With the arena it is kept on purpose, and trimming only adds faults.
         self._trim_after_batch = trim_after_batch
+        self._warm_runs = warm_runs
         self._lock = threading.Lock()
         self.state = ModelState.IDLE
         self.warmup = WarmupState.PENDING if warmup_on_startup else WarmupState.DISABLED
@@ -91,17 +93,21 @@ class ModelSlot:
             self.state = ModelState.LOADING
             started = time.perf_counter()
             try:
-                self.weights = self.weights or self._resolve()
+                if self.weights is None:
+                    self.weights = self._resolve()  # the weights' checksum is verified here
+                    self.timings["resolve_s"] = round(time.perf_counter() - started, 3)
+                started = time.perf_counter()
                 model = self._build(self.weights)
                 self.timings["load_s"] = round(time.perf_counter() - started, 3)
                 if warm:
                     started = time.perf_counter()
                     size = model.input_size
                     probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
-                    # Twice: ONNX Runtime plans its memory pattern on the first run and
-                    # allocates it on the second (u2netp: +205 MB, measured). Warm means the
-                    # memory the first requests find is the memory the service keeps.
-                    for _ in range(2):
+                    # With ONNX Runtime's arena, twice: it plans its memory pattern on the
+                    # first run and allocates it on the second (u2netp: +205 MB, measured), so
+                    # the memory the first requests find is the memory the service keeps.
+                    # Without it (pro's default) the second run only cost start-up time.
+                    for _ in range(self._warm_runs):
                         self._checked(model, probe.reshape(1, size, size, 3))
                     self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
             except Exception as error:  # noqa: BLE001 - the service runs degraded, never crashes

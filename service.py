@@ -79,6 +79,10 @@ def runner_service(role: Role) -> Any:
         name=role.service_name,
         workers=1,
         traffic={"timeout": TRAFFIC_TIMEOUT_S, "max_concurrency": 64},
+        # BentoML's client replaces its session every 100 calls and closes the old one with
+        # calls still on it: the runner did them, the front saw ServerDisconnectedError and
+        # sent them again (6 in 400 calls, reproduced). One session for the process instead.
+        runner_connection={"max_requests": 2**31 - 1, "max_age": 1e9},
     )
     class Runner:
         if in_store(role.store_name):

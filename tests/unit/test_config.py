@@ -60,7 +60,7 @@ def test_pipeline_model_dir_is_an_alias(monkeypatch: pytest.MonkeyPatch, tmp_pat
     [
         ("PRO_MODEL_NAME", "sam", "allowed: birefnet-cod, birefnet-dis"),
         ("PRO_MODEL_NAME", "u2netp", "not a pro model"),
-        ("FAST_MODEL_NAME", "isnet-general-use", "allowed: mock, modnet, modnet-portrait, silueta, u2net,"),
+        ("FAST_MODEL_NAME", "isnet-general-use", "allowed: mock, mock-slow, modnet, modnet-portrait,"),
         ("AUTO_FALLBACK_FAST", "maybe", "allowed: true, false"),
         ("WARMUP_BLOCKING", "2", "allowed: true, false"),
         ("FAST_MODEL_NAME", "../etc/passwd", "not a fast model"),

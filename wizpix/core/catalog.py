@@ -110,6 +110,7 @@ class ModelSpec(_Frozen):
     size_mb: float | None = Field(default=None, gt=0, description="as published, rounded")
     recipe: str = Field(description="where the preprocessing and activation were taken from")
     rembg_session: str | None = None  # kind rembg: its session in rembg's registry (default: name)
+    mock_delay_ms: int = Field(default=0, ge=0, description="kind mock: each image takes this long")
     preprocess: Preprocess
     postprocess: Postprocess
     sources: tuple[Source, ...] = ()

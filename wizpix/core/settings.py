@@ -87,13 +87,13 @@ class Settings(BaseSettings):
         default=2, ge=2, le=64, description="Adaptive batching of the fast runner: largest batch."
     )
     fast_max_latency_ms: int = Field(
-        default=5_000,
+        default=120_000,
         ge=10,
-        description="Adaptive batching of the fast runner: a call that cannot be served within "
-        "this is shed (`503 busy`).",
+        description="A call that has waited this long in the fast runner's queue is refused (`503 "
+        "busy`). The front sheds first, by each request's own deadline and the queue's measured pace.",
     )
     pro_max_batch_size: int = Field(default=2, ge=2, le=16, description="The same for the pro runner.")
-    pro_max_latency_ms: int = Field(default=30_000, ge=10, description="The same for the pro runner.")
+    pro_max_latency_ms: int = Field(default=120_000, ge=10, description="The same for the pro runner.")
     # The pro runner's process yields the CPU to fast and the front (Linux: autogroup and
     # thread nice values). Measured with loadtest/tiers.py: see docs/benchmarks.md.
     fast_cpu_nice: int = Field(default=0, ge=0, le=19, description="The fast runner's CPU nice value (0–19).")

@@ -29,6 +29,7 @@ from wizpix.front.fallback import INFERENCE_ERROR, Route, choose_route, route_af
 from wizpix.front.health import health_report
 from wizpix.front.mask_cache import MaskCache, MaskKey
 from wizpix.front.observability import MASK_CACHE_BYTES
+from wizpix.front.pacing import Pacer
 from wizpix.front.readiness import Readiness
 from wizpix.image.compose import model_input
 from wizpix.image.decode import decode_image
@@ -63,6 +64,7 @@ class Cutter:
         self.runners = runners
         self.masks = MaskCache(settings.mask_cache_bytes)
         self.readiness = Readiness(list(runners), self.runner_status)
+        self.pacers = {role: Pacer(str(role)) for role in runners}
 
     @property
     def fusing(self) -> bool:
@@ -129,8 +131,11 @@ class Cutter:
         if key is not None and (cached := self.masks.get(key)) is not None:
             return cached, spec, "hit"
         batch = (await to_thread.run_sync(model_input, image, spec.size, spec.resample))[None]
+        pacer = self.pacers[role]
+        pacer.admit()  # 503 busy now, rather than a 504 after waiting for nothing
         try:
-            masks = await self.runners[role].predict(batch)
+            with pacer.sent():
+                masks = await self.runners[role].predict(batch)
         except ApiError:
             raise
         except Exception:

@@ -24,6 +24,7 @@ from wizpix.core.errors import ApiError, TooLarge
 from wizpix.core.units import as_mb, whole_number
 from wizpix.front.answers import send_error
 from wizpix.front.bodies import body_problem
+from wizpix.front.pacing import DEADLINE
 from wizpix.front.removebg.envelope import is_removebg_path
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Admission:
         try:
             async with deadline:
                 self.load._deadlines.add(deadline)
+                DEADLINE.set(asyncio.get_running_loop().time() + deadline_s)  # for the pacers
                 await self.app(scope, tracked_receive, tracked_send)
         except TimeoutError:
             if not deadline.expired():

@@ -28,6 +28,7 @@ from wizpix.core.settings import Settings
 from wizpix.core.units import MIB, as_mb
 from wizpix.front.cutter import Cutter
 from wizpix.front.observability import finish
+from wizpix.front.pacing import DEADLINE
 from wizpix.image.encode import SUFFIXES
 from wizpix.image.options import OutputOptions
 
@@ -168,6 +169,7 @@ async def remove_backgrounds(
         progress.current = name
         try:
             async with asyncio.timeout(deadline_s):
+                DEADLINE.set(asyncio.get_running_loop().time() + deadline_s)
                 data = await asyncio.to_thread(path.read_bytes)
                 cutout = await cutter.remove_background(data, quality, options)
         except TimeoutError:

@@ -11,6 +11,7 @@ node, so adaptive batching here buys queueing and fewer round trips, not bigger 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -163,9 +164,12 @@ class MockMaskModel:
     def __init__(self, role: Role, path: Path | None = None) -> None:
         self.name = role.model.name
         self.input_size = role.model.preprocess.size
+        self.delay_s = role.model.mock_delay_ms / 1000  # a slow model, for load-shedding tests
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         check_images(batch, self.input_size)
+        if self.delay_s:
+            time.sleep(self.delay_s * len(batch))
         return to_uint8(mock_alpha(batch))
 
 

@@ -7,7 +7,7 @@ PORT ?= 3000
 # plain `bentoml models list` / `bentoml build` / `bentoml serve` sees them.
 export BENTOML_DO_NOT_TRACK ?= true
 
-.PHONY: install models test-models test-tools serve test test-unit bench soak eval lint clean
+.PHONY: install install-gpu models test-models test-tools serve test test-unit bench soak eval lint clean
 
 $(VENV)/.installed: requirements.lock requirements-eval.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ $(VENV)/.installed: requirements.lock requirements-eval.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# The GPU build of ONNX Runtime instead of the CPU one (see requirements-gpu.txt); then
+# DEVICE=cuda make serve fails loudly, naming what is missing, if CUDA cannot be used.
+install-gpu: install
+	$(PY) -m pip uninstall -y -q onnxruntime
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-gpu.txt
 
 models: install  ## the configured fast and pro models (FAST_MODEL_NAME, PRO_MODEL_NAME)
 	$(PY) scripts/fetch_models.py

@@ -31,7 +31,7 @@ def burst(server: Server, disc_png: bytes, clients: int, each: int, headers: dic
     def one(n: int) -> tuple[int, float, str]:
         with httpx.Client(base_url=server.url, timeout=60) as client:
             results = []
-            for k in range(each):
+            for _ in range(each):
                 started = time.monotonic()
                 photo = disc_png + next(UPLOADS).to_bytes(4, "big")  # a new upload each: no cache hit
                 response = client.post("/remove-bg", headers=headers, files={"file": ("d.png", photo)})

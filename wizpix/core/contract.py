@@ -15,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wizpix.core.enums import ModelState, RoleName, WarmupState
 
+# ONNX Runtime's providers by the name a client reads
+DEVICES = {"CUDAExecutionProvider": "cuda", "CPUExecutionProvider": "cpu", "none (mock)": "none"}
+
+
+def device_name(provider: str) -> str:
+    return DEVICES.get(provider, provider.removesuffix("ExecutionProvider").lower())
+
 
 class RunnerStatus(BaseModel):
     """A runner's own word on its model, as ``/health`` shows it."""
@@ -34,6 +41,11 @@ class RunnerStatus(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     served: int = 0
     batches: int = 0
+
+    @property
+    def device(self) -> str | None:
+        """What the model runs on, as X-WizPix-Device says it: cpu, cuda, none (the mock)."""
+        return None if self.provider is None else device_name(self.provider)
 
     @classmethod
     def unreachable(cls, role: RoleName, name: str, error: BaseException) -> RunnerStatus:

@@ -33,6 +33,7 @@ class Role:
     threads: int
     cpu_nice: int  # 0: normal; higher: yields the CPU to the other runner (see wizpix/runner/priority.py)
     runner_url: str | None  # set: the runner runs elsewhere and the front calls it there
+    device: str = "auto"  # DEVICE: auto, cpu or cuda (wizpix/runner/device.py)
 
     @property
     def service_name(self) -> str:
@@ -88,6 +89,7 @@ def build_roles(settings: Settings, catalog: Catalog) -> dict[RoleName, Role]:
             threads=settings.threads,
             cpu_nice=setting(name, "cpu_nice"),
             runner_url=setting(name, "runner_url"),
+            device=settings.device,
         )
         for name in RoleName
     }

@@ -11,6 +11,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,6 +103,12 @@ class Settings(BaseSettings):
         ge=0,
         le=19,
         description="The pro runner's CPU nice value (0–19): it yields the CPU to fast and the front.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the models run: `auto` (CUDA when onnxruntime-gpu and its libraries load, "
+        "else the CPU, said in the log and /health), `cpu`, or `cuda`: strict, a model that cannot run "
+        "on CUDA is `failed` with what is missing and the service `degraded`.",
     )
     inference_threads: int = Field(
         default=0, ge=0, le=256, description="ONNX Runtime intra-op threads per runner; 0: all cores."

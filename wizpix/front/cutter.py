@@ -207,6 +207,7 @@ class Cutter:
             else:
                 mask, spec, cache = await self._infer(RoleName.FAST, image, upload)
         unsure = uncertainty(mask)
+        device = (await self.runner_status(route.role)).device or "unknown"  # cached: no round trip
         width, height = image.size
         rendered = await to_thread.run_sync(render_result, image, mask, spec, options, background_image)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -214,6 +215,7 @@ class Cutter:
             "X-WizPix-Quality": route.role,
             "X-WizPix-Model": served_by,
             "X-WizPix-Uncertainty": f"{unsure:.3f}",
+            "X-WizPix-Device": device,
             "X-WizPix-Time-Ms": f"{elapsed_ms:.0f}",
             "X-WizPix-BBox": ",".join(map(str, rendered.bbox)) if rendered.bbox else "none",
         }
@@ -235,5 +237,6 @@ class Cutter:
             "work_ms": round(elapsed_ms, 1),
             "cache": cache,
             "uncertainty": unsure,
+            "device": device,
         }
         return Cutout(rendered.data, rendered.media_type, rendered.bbox, rendered.size, headers, facts)

@@ -22,10 +22,12 @@ def overall_status(states: Iterable[ModelState | str]) -> str:
 
 def health_report(models: dict[RoleName, RunnerStatus], settings: Settings) -> dict[str, Any]:
     providers = {status.provider for status in models.values() if status.provider}
-    device = next((p for p in providers if p != "none (mock)"), None) or next(iter(providers), None)
+    provider = next((p for p in providers if p != "none (mock)"), None) or next(iter(providers), None)
     return {
         "status": overall_status(status.state for status in models.values()),
-        "device": device,
+        "device": provider,  # ONNX Runtime's provider name (each model says its device too)
+        "devices": {str(role): status.device for role, status in models.items()},
+        "device_setting": settings.device,
         "models": {str(role): status.model_dump(mode="json") for role, status in models.items()},
         "warmup": {
             "on_startup": settings.warmup_on_startup,

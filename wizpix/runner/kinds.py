@@ -20,6 +20,7 @@ import numpy as np
 from wizpix.core.catalog import ModelSpec
 from wizpix.core.contract import check_images
 from wizpix.core.roles import Role
+from wizpix.runner.device import check_session, providers
 from wizpix.runner.tensors import activate, mock_alpha, normalize, to_uint8
 
 log = logging.getLogger(__name__)
@@ -89,14 +90,6 @@ def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.Session
     return options
 
 
-def _providers() -> list[str]:
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    preferred = [p for p in ("CUDAExecutionProvider", "CoreMLExecutionProvider") if p in available]
-    return [*preferred, "CPUExecutionProvider"]
-
-
 class OnnxMaskModel:
     """Bare ONNX Runtime, every recipe detail taken from the spec."""
 
@@ -110,10 +103,10 @@ class OnnxMaskModel:
         self.spec = spec
         self.input_size = spec.preprocess.size
         self.session = ort.InferenceSession(
-            str(path), _session_options(role.threads, role.memory_arena), providers=_providers()
+            str(path), _session_options(role.threads, role.memory_arena), providers=providers(role.device)
         )
         check_interface(self.session, spec)
-        self.provider = self.session.get_providers()[0]
+        self.provider = check_session(self.session, role.device)
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 
@@ -143,10 +136,10 @@ class RembgMaskModel:
             family.__name__, (family,), {"download_models": classmethod(lambda cls, *a, **k: str(path))}
         )
         options = _session_options(role.threads, role.memory_arena)
-        self.session = own_file(spec.name, options, providers=_providers())
+        self.session = own_file(spec.name, options, providers=providers(role.device))
         check_interface(self.session.inner_session, spec)
         self.name = role.model_id
-        self.provider = self.session.inner_session.get_providers()[0]
+        self.provider = check_session(self.session.inner_session, role.device)
         self.input_size = spec.preprocess.size
 
     def predict(self, batch: np.ndarray) -> np.ndarray:

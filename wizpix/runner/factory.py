@@ -36,5 +36,4 @@ def build_slot(role: Role, settings: Settings) -> ModelSlot:
         warmup_on_startup=settings.warmup_on_startup,
         warmup_blocking=settings.warmup_blocking,
         trim_after_batch=role.store_name is not None and not role.memory_arena,
-        warm_runs=2 if role.memory_arena else 1,
     )

@@ -45,7 +45,7 @@ class ModelSlot:
         warmup_on_startup: bool,
         warmup_blocking: bool,
         trim_after_batch: bool = False,
-        warm_runs: int = 2,
+        warm_runs: int = 1,
     ) -> None:
         self.role, self.name = role, name
         self._resolve, self._build = resolve, build
@@ -103,10 +103,9 @@ class ModelSlot:
                     started = time.perf_counter()
                     size = model.input_size
                     probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
-                    # With ONNX Runtime's arena, twice: it plans its memory pattern on the
-                    # first run and allocates it on the second (u2netp: +205 MB, measured), so
-                    # the memory the first requests find is the memory the service keeps.
-                    # Without it (pro's default) the second run only cost start-up time.
+                    # ONNX Runtime's first run of a session is its slowest (kernels chosen,
+                    # buffers grown): made here, not by the first request. No memory pattern is
+                    # planned (see kinds.py), so one run is all it takes.
                     for _ in range(self._warm_runs):
                         self._checked(model, probe.reshape(1, size, size, 3))
                     self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)

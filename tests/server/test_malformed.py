@@ -157,7 +157,7 @@ CASES: dict[str, Case] = {
     "unknown quality": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"quality": "ultra"}),
     "bg_color=nocolour": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"bg_color": "nocolour"}),
     "max_size=0": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"max_size": "0"}),
-    "format=gif": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"format": "gif"}),
+    "format=tiff": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"format": "tiff"}),
     "crop_margin=-1": Case(upload("a.jpg", PHOTO_JPEG), 422, "invalid_request", {"crop_margin": "-1"}),
     "crop with no subject": Case(upload("flat.png", FLAT_PNG), 422, "no_subject", {"crop": "true"}),
     # odd but valid: served

@@ -282,7 +282,7 @@ def test_deadline_errors_use_the_envelope(server: Server, disc_png: bytes) -> No
 
 def test_native_route_keeps_its_own_schema_and_gains_jpg_and_zip(server: Server, disc_png: bytes) -> None:
     with server.client() as client:
-        bad = client.post("/remove-bg?format=gif", files={"file": ("d.png", disc_png, "image/png")})
+        bad = client.post("/remove-bg?format=tiff", files={"file": ("d.png", disc_png, "image/png")})
         jpg = client.post("/remove-bg?format=jpg", files={"file": ("d.png", disc_png, "image/png")})
         zipped = client.post(
             "/remove-bg?format=zip&bg_color=00f", files={"file": ("d.png", disc_png, "image/png")}

@@ -202,7 +202,7 @@ def test_bad_usage_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         [str(tmp_path / "in"), str(tmp_path / "in")],
         [str(tmp_path / "in"), str(tmp_path / "out"), "--concurrency", "0"],
         [str(tmp_path / "in"), str(tmp_path / "out"), "--max-size", "0"],  # the model's own bound
-        [str(tmp_path / "in"), str(tmp_path / "out"), "--format", "gif"],
+        [str(tmp_path / "in"), str(tmp_path / "out"), "--format", "tiff"],
     ):
         with pytest.raises(SystemExit) as exit_:
             cli.parse_job(argv)

@@ -147,6 +147,18 @@ class Settings(BaseSettings):
         description="Per-request deadline, upload included: `408 upload_timeout` while the body "
         "arrives, `504 deadline_exceeded` after.",
     )
+    max_animation_frames: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Frames of an animated upload; more get `413 too_many_frames`.",
+    )
+    max_animation_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Pixels of all an animation's frames together, from its header before decoding; more "
+        "get `413 animation_too_large`.",
+    )
     max_in_flight: int = Field(
         default=8,
         ge=1,

@@ -31,15 +31,27 @@ from wizpix.front.mask_cache import MaskCache, MaskKey
 from wizpix.front.observability import MASK_CACHE_BYTES
 from wizpix.front.pacing import Pacer
 from wizpix.front.readiness import Readiness
+from wizpix.image.animation import Animation, read_animation
 from wizpix.image.compose import model_input
 from wizpix.image.decode import decode_image
 from wizpix.image.masks import fuse, uncertainty
 from wizpix.image.options import OutputOptions
-from wizpix.image.render import Rendered, render_result
+from wizpix.image.render import Rendered, check_animatable, render_animation, render_result
 
 log = logging.getLogger(__name__)
 
-Inferred = tuple[np.ndarray, Preprocess, str | None]  # a model-sized mask, its recipe, hit/miss/None
+Inferred = tuple[list[np.ndarray], Preprocess, str | None]  # model-sized masks, their recipe, hit/miss/None
+
+
+@dataclass(frozen=True)
+class Masks:
+    """The masks of one request's images and what made them."""
+
+    masks: list[np.ndarray]
+    spec: Preprocess
+    cache: str | None
+    route: Route
+    served_by: str
 
 
 async def _nothing() -> None:
@@ -116,38 +128,96 @@ class Cutter:
         return MaskKey(upload, model.model_id, model.recipe_digest, weights)
 
     def _fused(self, pro: Inferred, fast: Inferred) -> Inferred:
-        """pro's mask and fast's, fused at pro's size (see wizpix.image.masks)."""
-        (mask, spec, pro_cache), (other, _, fast_cache) = pro, fast
+        """pro's masks and fast's, fused at pro's size (see wizpix.image.masks)."""
+        (masks, spec, pro_cache), (others, _, fast_cache) = pro, fast
         caches = {pro_cache, fast_cache}
         cache = None if None in caches else "hit" if caches == {"hit"} else "miss"
-        return fuse(mask, other, self.settings.pro_fusion_gain, spec.resample), spec, cache
+        gain = self.settings.pro_fusion_gain
+        return [fuse(m, o, gain, spec.resample) for m, o in zip(masks, others, strict=True)], spec, cache
 
     async def _infer(
-        self, role: RoleName, image: Image.Image, upload: str | None, status: RunnerStatus | None = None
+        self,
+        role: RoleName,
+        images: list[Image.Image],
+        uploads: list[str | None],
+        status: RunnerStatus | None = None,
     ) -> Inferred:
-        """The model-sized mask, from the cache or the runner; and hit, miss or None."""
+        """The model-sized masks of ``images`` (one batch to the runner), each from the mask
+        cache when its upload is known and cached; and hit, miss or None (a single image)."""
         spec = self.roles[role].model.preprocess
-        key = await self._mask_key(role, upload, status)
-        if key is not None and (cached := self.masks.get(key)) is not None:
-            return cached, spec, "hit"
-        batch = (await to_thread.run_sync(model_input, image, spec.size, spec.resample))[None]
-        pacer = self.pacers[role]
-        pacer.admit()  # 503 busy now, rather than a 504 after waiting for nothing
-        try:
-            with pacer.sent():
-                masks = await self.runners[role].predict(batch)
-        except ApiError:
-            raise
-        except Exception:
-            if (unavailable := await self._unavailable(role)) is not None:
-                raise unavailable from None
-            raise
-        check_masks(masks, 1, spec.size, f"{role} runner")
-        if key is None:
-            return masks[0], spec, None
-        self.masks.put(key, masks[0])
-        MASK_CACHE_BYTES.set(self.masks.bytes)
-        return masks[0], spec, "miss"
+        keys = [await self._mask_key(role, upload, status) for upload in uploads]
+        cached = [self.masks.get(key) if key is not None else None for key in keys]
+        todo = [index for index, mask in enumerate(cached) if mask is None]
+        if todo:
+            arrays = [
+                await to_thread.run_sync(model_input, images[index], spec.size, spec.resample)
+                for index in todo
+            ]
+            pacer = self.pacers[role]
+            pacer.admit()  # 503 busy now, rather than a 504 after waiting for nothing
+            try:
+                with pacer.sent():
+                    masks = await self.runners[role].predict(np.stack(arrays))
+            except ApiError:
+                raise
+            except Exception:
+                if (unavailable := await self._unavailable(role)) is not None:
+                    raise unavailable from None
+                raise
+            check_masks(masks, len(todo), spec.size, f"{role} runner")
+            for index, mask in zip(todo, masks, strict=True):
+                cached[index] = mask
+                if keys[index] is not None:
+                    self.masks.put(keys[index], mask)
+            MASK_CACHE_BYTES.set(self.masks.bytes)
+        cache = None
+        if len(images) == 1 and keys[0] is not None:
+            cache = "miss" if todo else "hit"
+        return [mask for mask in cached if mask is not None], spec, cache
+
+    async def cut_masks(
+        self, images: list[Image.Image], quality: RoleName, uploads: list[str | None] | None = None
+    ) -> Masks:
+        """The masks of ``images`` as ``quality`` serves them, by the fallback rules: pro's
+        fused with fast's (made at the same time, on the other runner), pro's alone when
+        fast cannot serve, fast's when pro cannot."""
+        uploads = uploads or [None] * len(images)
+        route, pro = Route(quality), None
+        if quality is RoleName.PRO:
+            pro = await self.runner_status(RoleName.PRO)
+            route = choose_route(quality, pro.state, self.settings.auto_fallback_fast, pro.error)
+            if route.fallback_reason:
+                log.warning("pro request served by fast: %s (%s)", route.fallback_reason, pro.error)
+        served_by = self.roles[route.role].model_id
+        fast_result: Inferred | BaseException | None = None
+        if route.role is RoleName.PRO:
+            fusing = self.fusing
+            pro_result, fast_result = await asyncio.gather(
+                self._infer(RoleName.PRO, images, uploads, pro),
+                self._infer(RoleName.FAST, images, uploads) if fusing else _nothing(),
+                return_exceptions=True,
+            )
+            if isinstance(pro_result, BaseException):
+                if not isinstance(pro_result, Exception):
+                    raise pro_result  # cancelled: the deadline, or the client went away
+                log.warning("pro inference failed, applying fallback rule: %s", pro_result)
+                unreachable = isinstance(pro_result, ApiError) and pro_result.code == "runner_unreachable"
+                kind = ModelState.UNREACHABLE if unreachable else INFERENCE_ERROR
+                route = route_after_pro_error(str(pro_result)[:200], self.settings.auto_fallback_fast, kind)
+            elif isinstance(fast_result, tuple):
+                result = await to_thread.run_sync(self._fused, pro_result, fast_result)
+                return Masks(*result, route, f"{served_by}+{self.roles[RoleName.FAST].model_id}")
+            else:
+                if fusing:
+                    log.warning("pro served without fusion: fast could not serve (%s)", fast_result)
+                return Masks(*pro_result, route, served_by)
+        # fast: asked, or pro could not serve (the masks made for the fusion serve then)
+        result = (
+            fast_result
+            if isinstance(fast_result, tuple)
+            else await self._infer(RoleName.FAST, images, uploads)
+        )
+        return Masks(*result, route, self.roles[RoleName.FAST].model_id)
 
     async def remove_background(
         self,
@@ -157,7 +227,8 @@ class Cutter:
         *,
         background_image: Image.Image | None = None,
     ) -> Cutout:
-        """``background_image``: decoded by the caller, composited behind the cutout."""
+        """``background_image``: decoded by the caller, composited behind the cutout. An
+        animated GIF, WebP or APNG comes back animated unless ``frames=first``."""
         cutout = await self._remove_background(
             data, RoleName(quality), options or OutputOptions(), background_image
         )
@@ -169,73 +240,81 @@ class Cutter:
         self, data: bytes, quality: RoleName, options: OutputOptions, background_image: Image.Image | None
     ) -> Cutout:
         started = time.perf_counter()
+        if options.frames == "all":
+            limits = self.settings.max_animation_frames, self.settings.max_animation_pixels
+            if (animation := await to_thread.run_sync(read_animation, data, *limits)) is not None:
+                return await self._remove_animated(animation, data, quality, options, started)
         image, upload = await to_thread.run_sync(self._decode, data)
-        route, pro = Route(quality), None
-        if quality is RoleName.PRO:
-            pro = await self.runner_status(RoleName.PRO)
-            route = choose_route(quality, pro.state, self.settings.auto_fallback_fast, pro.error)
-            if route.fallback_reason:
-                log.warning("pro request served by fast: %s (%s)", route.fallback_reason, pro.error)
-        served_by = self.roles[route.role].model_id
-        fast_result: Inferred | BaseException | None = None
-        if route.role is RoleName.PRO:
-            fusing = self.fusing
-            # fast's mask for the fusion is made at the same time, on the other runner
-            pro_result, fast_result = await asyncio.gather(
-                self._infer(RoleName.PRO, image, upload, pro),
-                self._infer(RoleName.FAST, image, upload) if fusing else _nothing(),
-                return_exceptions=True,
-            )
-            if isinstance(pro_result, BaseException):
-                if not isinstance(pro_result, Exception):
-                    raise pro_result  # cancelled: the deadline, or the client went away
-                log.warning("pro inference failed, applying fallback rule: %s", pro_result)
-                unreachable = isinstance(pro_result, ApiError) and pro_result.code == "runner_unreachable"
-                kind = ModelState.UNREACHABLE if unreachable else INFERENCE_ERROR
-                route = route_after_pro_error(str(pro_result)[:200], self.settings.auto_fallback_fast, kind)
-            elif isinstance(fast_result, tuple):
-                mask, spec, cache = await to_thread.run_sync(self._fused, pro_result, fast_result)
-                served_by = f"{served_by}+{self.roles[RoleName.FAST].model_id}"
-            else:
-                if fusing:
-                    log.warning("pro served without fusion: fast could not serve (%s)", fast_result)
-                mask, spec, cache = pro_result
-        if route.role is RoleName.FAST:
-            served_by = self.roles[RoleName.FAST].model_id
-            if isinstance(fast_result, tuple):  # made for the fusion; pro then could not serve
-                mask, spec, cache = fast_result
-            else:
-                mask, spec, cache = await self._infer(RoleName.FAST, image, upload)
-        unsure = uncertainty(mask)
-        device = (await self.runner_status(route.role)).device or "unknown"  # cached: no round trip
+        found = await self.cut_masks([image], quality, [upload])
+        mask = found.masks[0]
         width, height = image.size
-        rendered = await to_thread.run_sync(render_result, image, mask, spec, options, background_image)
+        rendered = await to_thread.run_sync(render_result, image, mask, found.spec, options, background_image)
+        facts = {"width": width, "height": height, "input_bytes": len(data)}
+        return await self._cutout(rendered, found, uncertainty(mask), quality, started, facts)
+
+    async def _remove_animated(
+        self, animation: Animation, data: bytes, quality: RoleName, options: OutputOptions, started: float
+    ) -> Cutout:
+        """Each distinct frame cut once (stickers repeat theirs), in one batch per runner."""
+        check_animatable(options)
+        frames = animation.frames
+        digests = [hashlib.blake2b(frame.tobytes(), digest_size=16).digest() for frame in frames]
+        distinct = list(dict.fromkeys(digests))
+        first = {digest: frames[digests.index(digest)] for digest in distinct}
+        found = await self.cut_masks([first[digest] for digest in distinct], quality)
+        by_digest = dict(zip(distinct, found.masks, strict=True))
+        masks = [by_digest[digest] for digest in digests]
+        rendered = await to_thread.run_sync(render_animation, animation, masks, found.spec, options)
+        width, height = frames[0].size
+        facts = {
+            "width": width,
+            "height": height * len(frames),
+            "input_bytes": len(data),
+            "frames": len(frames),
+        }
+        unsure = float(np.mean([uncertainty(mask) for mask in found.masks]))
+        return await self._cutout(rendered, found, round(unsure, 3), quality, started, facts, len(frames))
+
+    async def _cutout(
+        self,
+        rendered: Rendered,
+        found: Masks,
+        unsure: float,
+        quality: RoleName,
+        started: float,
+        facts: dict[str, Any],
+        frames: int | None = None,
+    ) -> Cutout:
+        """The rendered answer with what served it: headers, and the facts of its log line."""
+        device = (await self.runner_status(found.route.role)).device or "unknown"  # cached: no round trip
         elapsed_ms = (time.perf_counter() - started) * 1000
         headers = {
-            "X-WizPix-Quality": route.role,
-            "X-WizPix-Model": served_by,
+            "X-WizPix-Quality": found.route.role,
+            "X-WizPix-Model": found.served_by,
             "X-WizPix-Uncertainty": f"{unsure:.3f}",
             "X-WizPix-Device": device,
             "X-WizPix-Time-Ms": f"{elapsed_ms:.0f}",
             "X-WizPix-BBox": ",".join(map(str, rendered.bbox)) if rendered.bbox else "none",
         }
-        if route.fallback_reason:
-            headers["X-WizPix-Fallback"] = route.fallback_reason
-        if cache:
-            headers["X-WizPix-Cache"] = cache
+        if frames is not None:
+            headers["X-WizPix-Frames"] = str(frames)
+        if found.route.fallback_reason:
+            headers["X-WizPix-Fallback"] = found.route.fallback_reason
+        if found.cache:
+            headers["X-WizPix-Cache"] = found.cache
+        width, height = facts["width"], facts["height"]
         facts = {
             "asked": quality,
-            "served": route.role,
-            "model": served_by,
-            "fallback": route.fallback_reason,
-            "fallback_code": route.fallback_code,
-            "width": width,
-            "height": height,
+            "served": found.route.role,
+            "model": found.served_by,
+            "fallback": found.route.fallback_reason,
+            "fallback_code": found.route.fallback_code,
+            **facts,
+            "height": height if frames is None else height // frames,
             "megapixels": round(width * height / 1e6, 3),
-            "input_bytes": len(data),
             "output_bytes": len(rendered.data),
             "work_ms": round(elapsed_ms, 1),
-            "cache": cache,
+            "cache": found.cache,
             "uncertainty": unsure,
             "device": device,
         }

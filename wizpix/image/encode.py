@@ -18,9 +18,19 @@ from wizpix.image.compose import flatten, opaque
 JPEG_QUALITY = 90
 # The longest side an encoder writes (past it Pillow raises): WebP stores 14-bit sizes;
 # libjpeg stops at JPEG_MAX_DIMENSION; a zip holds a JPEG. PNG has no such limit.
-MAX_SIDE = {"webp": 16_383, "jpg": 65_500, "zip": 65_500}
+MAX_SIDE = {"webp": 16_383, "jpg": 65_500, "zip": 65_500, "gif": 65_535}
 # What each media type of an answer is saved as (the batch zip, the folder CLI).
-SUFFIXES = {"image/png": ".png", "image/webp": ".webp", "image/jpeg": ".jpg", "application/zip": ".zip"}
+SUFFIXES = {
+    "image/png": ".png",
+    "image/apng": ".png",
+    "image/webp": ".webp",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "application/zip": ".zip",
+    "video/webm": ".webm",
+    "video/quicktime": ".mov",
+    "video/mp4": ".mp4",
+}
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -80,6 +90,12 @@ def encode(image: Image.Image, fmt: str, background: tuple[int, int, int, int] |
         return _jpeg(image), "image/jpeg"
     if fmt == "zip":
         return _zip(image), "application/zip"
+    if fmt == "gif":  # one bit of transparency, as an animation's frames have it
+        from wizpix.image.animation import gif_frame
+
+        buffer = io.BytesIO()
+        gif_frame(image.convert("RGBA")).save(buffer, "GIF", transparency=255)
+        return buffer.getvalue(), "image/gif"
     buffer = io.BytesIO()
     # WebP has no grayscale: a mask is stored as three equal channels, same values.
     source = image.convert("RGB") if image.mode == "L" else image

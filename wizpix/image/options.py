@@ -90,12 +90,19 @@ def colour(text: str) -> str:
 class OutputOptions(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
 
-    format: Literal["png", "webp", "jpg", "zip", "auto"] = Field(
+    format: Literal["png", "webp", "jpg", "zip", "gif", "auto"] = Field(
         "png",
         description="png; lossless webp (same pixels); jpg (over bg_color, white by default); "
-        "zip (color.jpg + alpha.png, the fastest for large images); auto (png if any "
-        "transparency, else jpg)",
+        "zip (color.jpg + alpha.png, the fastest for large images); gif (one bit of transparency, "
+        "cut at half); auto (png if any transparency, else jpg). An animated upload comes back "
+        "animated: in its own family (GIF, WebP, APNG) unless format asks for webp, png (APNG) or gif",
         examples=["webp"],
+    )
+    frames: Literal["all", "first"] = Field(
+        "all",
+        description="an animated GIF, WebP or APNG: every frame cut, timing and loop kept (all), or "
+        "its first frame alone as a still image (first)",
+        examples=["first"],
     )
     output: Literal["cutout", "mask"] = Field(
         "cutout", description="RGBA cutout, or the alpha as grayscale", examples=["mask"]

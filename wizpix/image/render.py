@@ -14,6 +14,7 @@ from PIL import Image
 
 from wizpix.core.catalog import Preprocess
 from wizpix.core.errors import BadInput
+from wizpix.image.animation import Animation, write_animation
 from wizpix.image.compose import (
     REDUCING_GAP,
     compose_cutout,
@@ -118,14 +119,14 @@ def _target_size(size: tuple[int, int], options: OutputOptions) -> tuple[int, in
     return width, height
 
 
-def render(
+def compose(
     image: Image.Image,
     alpha: np.ndarray,
     options: OutputOptions,
     background_image: Image.Image | None = None,
-) -> Rendered:
-    """Encode the answer for ``image`` (consumed) and its full-size ``alpha``;
-    ``background_image`` (scaled to cover) goes behind the cutout when given."""
+) -> tuple[Image.Image, np.ndarray]:
+    """The answer's picture for ``image`` (consumed) and its full-size ``alpha``, and its
+    alpha as it ends up (cropped, placed, sized); ``background_image`` goes behind."""
     if options.roi:
         alpha = _apply_roi(alpha, options.roi)
     if options.crop:
@@ -141,19 +142,83 @@ def render(
     if (anchor := options.anchor) is not None or options.scale_fraction is not None:
         image, alpha = _place(image, alpha, options.scale_fraction, anchor)
     if options.output == "mask":
-        result = Image.fromarray(alpha, "L")
-    else:
-        if options.refine:
-            image = refine_edges(image, alpha)
-        result = compose_cutout(image, alpha)
-        if background_image is not None:
-            canvas = cover(background_image, result.size)
-            canvas.alpha_composite(result)
-            result = canvas.convert("RGB") if opaque(canvas) else canvas
-        elif (background := options.background) is not None:
-            result = flatten(result, background)
+        return Image.fromarray(alpha, "L"), alpha
+    if options.refine:
+        image = refine_edges(image, alpha)
+    result = compose_cutout(image, alpha)
+    if background_image is not None:
+        canvas = cover(background_image, result.size)
+        canvas.alpha_composite(result)
+        result = canvas.convert("RGB") if opaque(canvas) else canvas
+    elif (background := options.background) is not None:
+        result = flatten(result, background)
+    return result, alpha
+
+
+def render(
+    image: Image.Image,
+    alpha: np.ndarray,
+    options: OutputOptions,
+    background_image: Image.Image | None = None,
+) -> Rendered:
+    """Encode the answer for ``image`` (consumed) and its full-size ``alpha``;
+    ``background_image`` (scaled to cover) goes behind the cutout when given."""
+    result, alpha = compose(image, alpha, options, background_image)
     data, media_type = encode(result, options.format, options.background)
     return Rendered(data, media_type, subject_bbox(alpha), result.size)
+
+
+# What changes an animation's canvas from frame to frame, or costs seconds a frame.
+NOT_FOR_ANIMATIONS = ("crop", "scale", "position", "refine")
+
+
+def check_animatable(options: OutputOptions) -> None:
+    """An animation keeps one canvas for every frame: options that would move it per frame
+    are refused (ask ``frames=first`` to cut the first frame as a still image)."""
+    given = [name for name in NOT_FOR_ANIMATIONS if getattr(options, name) not in (None, False)]
+    if given:
+        raise BadInput(
+            "not_for_animations",
+            f"{', '.join(given)} cannot apply to every frame of an animation; send frames=first to cut the "
+            "first frame alone",
+            status=422,
+        )
+    if "format" in options.model_fields_set and options.format not in (*ANIMATED, "auto"):
+        raise BadInput(
+            "not_for_animations",
+            f"an animation is written as {', '.join(ANIMATED)}, not {options.format}; or send frames=first",
+            status=422,
+        )
+
+
+ANIMATED = ("webp", "png", "gif")  # png: APNG; auto (remove.bg's default): the input's own
+
+
+def render_animation(
+    animation: Animation, masks: list[np.ndarray], spec: Preprocess, options: OutputOptions
+) -> Rendered:
+    """Every frame cut and composed as a still would be, then written as one animation: in
+    the input's container family, or the one ``format`` asks for."""
+    asked = "format" in options.model_fields_set and options.format != "auto"
+    fmt = options.format if asked else animation.family
+    frames, boxes = [], []
+    for frame, mask in zip(animation.frames, masks, strict=True):
+        alpha = resize_mask(mask, frame.size, spec.resample)
+        result, final = compose(frame, alpha, options)
+        frames.append(result)
+        boxes.append(subject_bbox(final))
+    data, media_type = write_animation(frames, animation, fmt)
+    return Rendered(data, media_type, _union(boxes), frames[0].size)
+
+
+def _union(boxes: list[tuple[int, int, int, int] | None]) -> tuple[int, int, int, int] | None:
+    """The box that holds the subject in every frame."""
+    found = [box for box in boxes if box is not None]
+    if not found:
+        return None
+    left, top = min(b[0] for b in found), min(b[1] for b in found)
+    right, bottom = max(b[0] + b[2] for b in found), max(b[1] + b[3] for b in found)
+    return left, top, right - left, bottom - top
 
 
 def render_result(

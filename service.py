@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,12 +30,21 @@ from wizpix.core.memory import limit_heap_arenas
 from wizpix.core.roles import Role, get_roles
 from wizpix.core.settings import get_settings
 from wizpix.front.app import create_app
-from wizpix.front.bentoml_api import RemoveBackgroundInput, RemoveBackgroundsInput, answer, request_options
+from wizpix.front.bentoml_api import (
+    RemoveBackgroundInput,
+    RemoveBackgroundsInput,
+    RemoveVideoInput,
+    answer,
+    request_options,
+    request_role,
+    video_headers,
+)
 from wizpix.front.cutter import Cutter
 from wizpix.front.draining import drain_on_stop
-from wizpix.front.observability import note, start_known_series
+from wizpix.front.observability import finish, note, start_known_series
 from wizpix.front.runner_client import RemoteRunner
 from wizpix.front.tasks import batch_key, canceled_in, task_status, task_store, upload_names
+from wizpix.front.video_task import VideoOptions, remove_video, video_limits
 from wizpix.front.wiring import guarded_by
 from wizpix.front.zip_batch import BatchLimits, ProgressBoard, check_limits, remove_backgrounds
 
@@ -193,6 +203,36 @@ class WizPix:
         )
         ctx.response.headers["Content-Disposition"] = 'attachment; filename="cutouts.zip"'
         return answer(ctx, archive, "application/zip")
+
+    @bentoml.task(input_spec=RemoveVideoInput)
+    async def remove_video(
+        self, ctx: bentoml.Context, video: Path, quality: Any, **options: Any
+    ) -> Annotated[Path, bentoml.validators.ContentType("video/webm")]:
+        """A video cut out frame by frame: WebM with alpha (default), ProRes 4444, H.264 or PNGs."""
+        task_id, is_task = batch_key(ctx)
+        started = time.perf_counter()
+        progress = self.batches.start(task_id, 0)
+        try:
+            role, chosen = request_role(quality), VideoOptions.parse(options)
+            data, media_type, served = await remove_video(
+                self.cutter,
+                video,
+                role,
+                chosen,
+                progress,
+                video_limits(SETTINGS),
+                stop=partial(self._stop_batch, task_id, is_task),
+            )
+        except ApiError as error:
+            self.batches.finish(task_id, "canceled" if error.code == "canceled" else "failed")
+            finish({"request_id": task_id, "asked": str(quality), "error": error.code}, error.status, 0)
+            return answer(ctx, error)
+        self.batches.finish(task_id, "completed")
+        facts = served.facts()
+        elapsed_ms = 1000 * (time.perf_counter() - started)
+        finish({"request_id": task_id, "asked": str(role), **facts}, 200, elapsed_ms)
+        ctx.response.headers.update(video_headers(facts, chosen.format))
+        return answer(ctx, data, media_type)
 
     async def _stop_batch(self, batch_id: str, is_task: bool) -> bool:
         """Between two images: the service is stopping, or the task was canceled."""

@@ -159,6 +159,14 @@ class Settings(BaseSettings):
         description="Pixels of all an animation's frames together, from its header before decoding; more "
         "get `413 animation_too_large`.",
     )
+    video_max_seconds: float = Field(
+        default=60, gt=0, le=86_400, description="Longest video the `remove_video` task takes (`413`)."
+    )
+    video_max_frame_pixels: int = Field(
+        default=3840 * 2160, ge=1, description="Largest video frame, in pixels (4K UHD by default; `413`)."
+    )
+    video_max_frames: int = Field(default=3600, ge=1, description="Most frames of a video (`413`).")
+    video_max_mb: float = Field(default=512, gt=0, le=65536, description="Largest video upload (`413`).")
     max_in_flight: int = Field(
         default=8,
         ge=1,
@@ -294,6 +302,10 @@ class Settings(BaseSettings):
     @property
     def mask_cache_bytes(self) -> int:
         return mib(self.mask_cache_mb)
+
+    @property
+    def video_max_bytes(self) -> int:
+        return mib(self.video_max_mb)
 
     @property
     def batch_max_bytes(self) -> int:

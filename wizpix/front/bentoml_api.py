@@ -18,20 +18,28 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
-from pydantic import Field, ValidationError, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 from starlette.responses import JSONResponse, Response
 
 from wizpix.core.enums import RoleName
 from wizpix.core.errors import ApiError, problems
 from wizpix.front.answers import cutout_response, error_response
 from wizpix.front.cutter import Cutout
+from wizpix.front.video_task import VideoOptions
 from wizpix.image.options import OutputOptions
 
-_SCHEMAS = OutputOptions.model_json_schema()["properties"]
-_OPTIONS: dict[str, Any] = {
-    name: (Any, Field(info.default, description=info.description, json_schema_extra=_SCHEMAS[name]))
-    for name, info in OutputOptions.model_fields.items()
-}
+
+def _loose(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s fields as BentoML inputs of any type, documented by their schema, so that
+    ``model`` checks them and answers our 422 (see the module's docstring)."""
+    schemas = model.model_json_schema()["properties"]
+    return {
+        name: (Any, Field(info.default, description=info.description, json_schema_extra=schemas[name]))
+        for name, info in model.model_fields.items()
+    }
+
+
+_OPTIONS: dict[str, Any] = _loose(OutputOptions)
 _QUALITY = (
     Any,
     Field(
@@ -57,13 +65,26 @@ RemoveBackgroundsInput = create_model(
 )
 
 
-def request_options(quality: Any, fields: dict[str, Any]) -> tuple[RoleName, OutputOptions]:
-    """The quality and options of a typed call, validated as those of ``/remove-bg`` are."""
+RemoveVideoInput = create_model(
+    "RemoveVideoInput",
+    __base__=bentoml.IODescriptor,
+    video=(Path, Field(description="The video (MP4, MOV, WebM, MKV)")),
+    quality=_QUALITY,
+    **_loose(VideoOptions),
+)
+
+
+def request_role(quality: Any) -> RoleName:
     try:
-        role = RoleName(str(quality))
+        return RoleName(str(quality))
     except ValueError:
         allowed = ", ".join(role.value for role in RoleName)
         raise ApiError("invalid_request", f"quality: must be one of {allowed}", status=422) from None
+
+
+def request_options(quality: Any, fields: dict[str, Any]) -> tuple[RoleName, OutputOptions]:
+    """The quality and options of a typed call, validated as those of ``/remove-bg`` are."""
+    role = request_role(quality)
     try:
         return role, OutputOptions(**fields)
     except ValidationError as error:
@@ -87,3 +108,18 @@ def answer(
     if isinstance(result, bytes):
         return Response(result, media_type=media_type)
     return cutout_response(result, media_type=media_type)
+
+
+def video_headers(facts: dict[str, Any], fmt: str) -> dict[str, str]:
+    """What served a video, as a cutout's headers say it, and its file name."""
+    headers = {
+        "X-WizPix-Quality": str(facts["served"]),
+        "X-WizPix-Model": str(facts["model"]),
+        "X-WizPix-Frames": str(facts["frames"]),
+        "X-WizPix-Inferred-Frames": str(facts["inferred"]),
+        "X-WizPix-Uncertainty": f"{facts['uncertainty']:.3f}" if facts["uncertainty"] is not None else "none",
+        "Content-Disposition": f'attachment; filename="cutout.{fmt}"',
+    }
+    if facts.get("fallback"):
+        headers["X-WizPix-Fallback"] = str(facts["fallback"])
+    return headers

@@ -30,7 +30,12 @@ ACCOUNT = "/v1.0/account"
 # BentoML's task routes: a task runs after its submit is answered, so only the key and the
 # upload limit stand before it (its images each get the deadline).
 BATCH = ("/remove_backgrounds", "/remove_backgrounds/submit")
-TASKS = (*(f"/remove_backgrounds/{step}" for step in ("status", "get", "retry", "cancel")), "/batch_progress")
+VIDEO = ("/remove_video", "/remove_video/submit")
+STEPS = ("status", "get", "retry", "cancel")
+TASKS = (
+    *(f"/{task}/{step}" for task in ("remove_backgrounds", "remove_video") for step in STEPS),
+    "/batch_progress",
+)
 
 Options = Callable[[Settings, Load], dict[str, Any] | None]  # None: not installed
 
@@ -42,7 +47,7 @@ class Guard:
     options: Options
 
 
-GUARDED = (*CUT, ACCOUNT, *BATCH, *TASKS)
+GUARDED = (*CUT, ACCOUNT, *BATCH, *VIDEO, *TASKS)
 
 GUARDS = (
     Guard(Envelope, GUARDED, lambda settings, load: {}),
@@ -72,6 +77,15 @@ GUARDS = (
             "max_bytes": settings.batch_max_bytes + MIB,
             "whole": True,
             "file_fields": ("images",),
+        },
+    ),
+    Guard(
+        UploadLimit,
+        VIDEO,
+        lambda settings, load: {
+            "max_bytes": settings.video_max_bytes + MIB,
+            "whole": True,
+            "file_fields": ("video",),
         },
     ),
     # a task id and no more: read and checked here like every body BentoML reads

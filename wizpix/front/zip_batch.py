@@ -71,6 +71,11 @@ class ProgressBoard:
             self._items.popitem(last=False)
         return progress
 
+    def finish(self, task_id: str, state: str) -> None:
+        """A task of this process has ended: completed, failed or canceled."""
+        if (progress := self._items.get(task_id)) is not None:
+            progress.state, progress.current, progress.finished_at = state, None, time.time()
+
     def get(self, task_id: str) -> Progress | None:
         return self._items.get(task_id)
 

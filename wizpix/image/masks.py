@@ -46,3 +46,38 @@ def uncertainty(mask: np.ndarray) -> float:
     low, high = UNSURE
     unsure = np.count_nonzero((mask >= low) & (mask <= high)) / max(1, mask.size)
     return round(1.0 - float(np.exp(-unsure / UNSURE_SCALE)), 3)
+
+
+class Steadier:
+    """The masks of a video's frames, one after the other, made steady.
+
+    Masks made frame by frame flicker at the subject's edge, most where nothing moves. Two
+    cheap remedies, measured in docs/video.md: a frame that barely differs from the last one
+    the model saw (``still``: mean change of a 64×64 thumbnail, in levels of 255) reuses its
+    mask and costs no inference; and each mask is blended with the one before it
+    (``smoothing`` of it, 0 for none), which settles the edge at the cost of a slight lag on
+    fast motion."""
+
+    def __init__(self, smoothing: float = 0.5, still: float = 2.0) -> None:
+        self.smoothing, self.still = smoothing, still
+        self._seen: np.ndarray | None = None  # the thumbnail of the last frame the model saw
+        self._last: np.ndarray | None = None  # the last mask handed out, as float
+
+    @staticmethod
+    def thumbnail(frame: Image.Image) -> np.ndarray:
+        return np.asarray(frame.convert("L").resize((64, 64), Image.Resampling.BILINEAR), np.float32)
+
+    def needs_model(self, thumbnail: np.ndarray) -> bool:
+        """Whether this frame differs enough from the last the model saw (which it then is)."""
+        if self._seen is not None and float(np.abs(thumbnail - self._seen).mean()) < self.still:
+            return False
+        self._seen = thumbnail
+        return True
+
+    def steady(self, mask: np.ndarray) -> np.ndarray:
+        """The mask to use for this frame, given the model's (or the reused) one."""
+        current = mask.astype(np.float32)
+        if self._last is not None and self._last.shape == current.shape and self.smoothing:
+            current = self.smoothing * self._last + (1 - self.smoothing) * current
+        self._last = current
+        return np.rint(current).astype(np.uint8)

@@ -86,7 +86,10 @@ def request_options(quality: Any, fields: dict[str, Any]) -> tuple[RoleName, Out
     """The quality and options of a typed call, validated as those of ``/remove-bg`` are."""
     role = request_role(quality)
     try:
-        return role, OutputOptions(**fields)
+        # BentoML hands over every field, defaults included: only those that differ are the
+        # client's (an animation keeps its own container unless a format was asked)
+        given = {k: v for k, v in fields.items() if v != OutputOptions.model_fields[k].default}
+        return role, OutputOptions(**given)
     except ValidationError as error:
         raise ApiError("invalid_request", problems(error.errors()), status=422) from None
 

@@ -88,3 +88,34 @@ def test_an_animated_sticker_comes_back_animated_on_remove_bg_and_the_typed_api(
     assert native.headers["content-type"] == "image/gif" and native.headers["x-wizpix-frames"] == "4"
     assert typed.headers["content-type"] == "image/webp" and typed.headers["x-wizpix-frames"] == "4"
     assert first.headers["content-type"] == "image/png" and "x-wizpix-frames" not in first.headers
+
+
+def test_the_folder_cli_cuts_a_video_beside_the_photos(
+    server: Server, tmp_path: Path, disc_png: bytes
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    photos = tmp_path / "in"
+    photos.mkdir()
+    make_clip(photos / "clip.mp4", frames=12)
+    (photos / "disc.png").write_bytes(disc_png)
+    command = [
+        sys.executable,
+        str(ROOT / "clients/python/remove_folder.py"),
+        str(photos),
+        str(tmp_path / "out"),
+    ]
+    result = subprocess.run(
+        [*command, "--url", server.url, "--video-format", "mov"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "out" / "disc.png").is_file() and (tmp_path / "out" / "clip.mov").is_file()
+    pictures, _, _ = read_back(tmp_path / "out" / "clip.mov")
+    assert len(pictures) == 12 and pictures[0][60, 40, 3] > 200
+    again = subprocess.run(
+        [*command, "--url", server.url, "--video-format", "mov"], capture_output=True, text=True, timeout=120
+    )
+    assert "skipped 2" in again.stdout  # resumable, videos too

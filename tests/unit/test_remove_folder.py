@@ -216,7 +216,8 @@ def test_the_job_carries_quality_options_url_and_key(tmp_path: Path, monkeypatch
     monkeypatch.setenv("API_KEY", "k")
     job = cli.parse_job([str(tmp_path / "in"), str(tmp_path / "out"), "--quality", "pro", "--crop"])
     assert job.url == "http://example.invalid:9" and job.api_key == "k"
-    assert job.wanted == {"quality": "pro", "crop": "true"}
+    assert job.wanted("a.jpg") == {"quality": "pro", "crop": "true"}
+    assert job.wanted("clip.mp4") == {"quality": "pro", "format": "webm"}
 
 
 def test_the_cli_imports_no_server_dependencies() -> None:

@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quality", choices=[r.value for r in RoleName], default=RoleName.FAST.value)
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (default 2)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request (default 600)")
+    parser.add_argument(
+        "--video-format",
+        choices=("webm", "mov", "mp4", "zip"),
+        default="webm",
+        help="videos (mp4, mov, webm, mkv) come back as webm (VP9 with alpha, default), mov (ProRes "
+        "4444 with alpha), mp4 (H.264 over --bg-color, white by default) or zip (a PNG per frame)",
+    )
     add_option_flags(parser)
     return parser
 
@@ -64,7 +71,15 @@ def parse_job(argv: list[str] | None = None) -> Job:
         concurrency=args.concurrency,
         api_key=os.environ.get("API_KEY") or None,
         timeout_s=args.timeout,
+        video_params=video_fields(args.video_format, options),
     )
+
+
+def video_fields(fmt: str, options: object) -> dict[str, str]:
+    """The remove_video task's fields: the video format, and those /remove-bg options that a
+    video takes too (output, bg_color, max_size)."""
+    params = query_params(options)  # type: ignore[arg-type]
+    return {"format": fmt, **{k: v for k, v in params.items() if k in ("output", "bg_color", "max_size")}}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,18 +14,26 @@ from wizpix.image.encode import SUFFIXES
 IMAGE_EXTENSIONS = frozenset(
     {"jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "heic", "heif", "avif"}
 )
+# cut by the service's remove_video task (docs/video.md)
+VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv"})
+
+
+def is_video(relative: str) -> bool:
+    return Path(relative).suffix.lower().lstrip(".") in VIDEO_EXTENSIONS
 
 
 def find_images(in_dir: Path, out_dir: Path | None = None) -> list[str]:
-    """Relative POSIX paths of the images under ``in_dir``, sorted; hidden files and folders
-    are skipped, and so is ``out_dir`` when it lies inside ``in_dir`` (never re-walked)."""
+    """Relative POSIX paths of the images (and videos) under ``in_dir``, sorted; hidden files
+    and folders are skipped, and so is ``out_dir`` when it lies inside ``in_dir`` (never
+    re-walked)."""
     skip = out_dir.resolve() if out_dir is not None else None
     found = []
     for root, dirs, files in os.walk(in_dir):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip)
         for name in files:
-            if not name.startswith(".") and Path(name).suffix.lower().lstrip(".") in IMAGE_EXTENSIONS:
+            kind = Path(name).suffix.lower().lstrip(".")
+            if not name.startswith(".") and kind in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
                 found.append((here / name).relative_to(in_dir).as_posix())
     return sorted(found)
 

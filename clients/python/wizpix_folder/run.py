@@ -15,9 +15,16 @@ from pathlib import Path
 import httpx
 from tqdm import tqdm
 
-from wizpix_folder.files import extension_for, find_images, output_stems, sha256_of, write_atomically
+from wizpix_folder.files import (
+    extension_for,
+    find_images,
+    is_video,
+    output_stems,
+    sha256_of,
+    write_atomically,
+)
 from wizpix_folder.manifest import MANIFEST_NAME, Manifest
-from wizpix_folder.transport import Failed, RetryPolicy, post_with_retries
+from wizpix_folder.transport import Failed, RetryPolicy, cut_video, post_with_retries
 
 KEPT_HEADERS = {"model": "x-wizpix-model", "served": "x-wizpix-quality", "fallback": "x-wizpix-fallback"}
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -68,11 +75,12 @@ class Job:
     api_key: str | None = None
     timeout_s: float = 600.0
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    video_params: dict[str, str] = field(default_factory=lambda: {"format": "webm"})  # the task's fields
 
-    @property
-    def wanted(self) -> dict[str, str]:
-        """What the manifest keeps as "the options used": the whole query."""
-        return {"quality": self.quality, **self.params}
+    def wanted(self, rel: str) -> dict[str, str]:
+        """What the manifest keeps as "the options used" for ``rel``: the whole query (a
+        video's are the task's fields)."""
+        return {"quality": self.quality, **(self.video_params if is_video(rel) else self.params)}
 
 
 def plan(job: Job, manifest: Manifest, summary: Summary) -> Iterator[tuple[str, str]]:
@@ -82,7 +90,7 @@ def plan(job: Job, manifest: Manifest, summary: Summary) -> Iterator[tuple[str, 
     stems = output_stems(images)
     for rel in images:
         digest = sha256_of(job.in_dir / rel)
-        if manifest.is_done(rel, digest, job.wanted, stems[rel], job.out_dir):
+        if manifest.is_done(rel, digest, job.wanted(rel), stems[rel], job.out_dir):
             summary.skipped.append(rel)
         else:
             yield rel, stems[rel]
@@ -106,9 +114,18 @@ async def process(
             rel, stem = queue.pop()
             data = await asyncio.to_thread((job.in_dir / rel).read_bytes)
             try:
-                response = await post_with_retries(
-                    client, Path(rel).name, data, {"quality": job.quality, **job.params}, job.policy, retried
-                )
+                if is_video(rel):
+
+                    def frames_done(done: int, total: int, rel: str = rel) -> None:
+                        bar.set_postfix_str(f"{Path(rel).name}: frame {done}/{total or '?'}")
+
+                    fields = {"quality": job.quality, **job.video_params}
+                    response = await cut_video(client, Path(rel).name, data, fields, job.policy, frames_done)
+                else:
+                    params = {"quality": job.quality, **job.params}
+                    response = await post_with_retries(
+                        client, Path(rel).name, data, params, job.policy, retried
+                    )
                 output = stem + extension_for(response.headers.get("content-type"))
                 try:
                     write_atomically(job.out_dir / output, response.content)  # no await: never half done
@@ -118,7 +135,8 @@ async def process(
                 summary.failed[rel] = str(failure)
                 bar.write(f"failed {rel}: {failure}")
             else:
-                entry = {"sha256": hashlib.sha256(data).hexdigest(), "options": job.wanted, "output": output}
+                digest = hashlib.sha256(data).hexdigest()
+                entry = {"sha256": digest, "options": job.wanted(rel), "output": output}
                 entry.update(
                     {k: response.headers[h] for k, h in KEPT_HEADERS.items() if h in response.headers}
                 )

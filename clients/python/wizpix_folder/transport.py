@@ -92,3 +92,45 @@ async def post_with_retries(
                 raise Failed(error_reason(response))
         on_retry(why)
         await asyncio.sleep(wait)
+
+
+async def cut_video(
+    client: httpx.AsyncClient,
+    name: str,
+    data: bytes,
+    fields: dict[str, str],
+    policy: RetryPolicy,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+    poll_s: float = 0.5,
+) -> httpx.Response:
+    """A video through the ``remove_video`` task: submit (with the retries a busy service
+    asks for), follow its progress, fetch the result. Raises ``Failed`` with the reason."""
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    busy = 0
+    while True:
+        try:
+            submitted = await client.post(
+                "/remove_video/submit", data=fields, files={"video": (name, data, media)}
+            )
+        except httpx.TransportError as error:
+            raise Failed(f"connection error: {type(error).__name__}: {error}") from error
+        if submitted.status_code == 200:
+            break
+        busy += 1
+        wait = policy.busy_wait(submitted.status_code, submitted.headers.get("retry-after"), busy)
+        if wait is None:
+            raise Failed(error_reason(submitted))
+        await asyncio.sleep(wait)
+    task = submitted.json()["task_id"]
+    while True:
+        status = (await client.get("/remove_video/status", params={"task_id": task})).json()["status"]
+        if status != "in_progress":
+            break
+        progress = (await client.post("/batch_progress", json={"task_id": task})).json()
+        if "done" in progress:
+            on_progress(progress["done"], progress.get("total") or 0)
+        await asyncio.sleep(poll_s)
+    result = await client.get("/remove_video/get", params={"task_id": task})
+    if result.status_code != 200:
+        raise Failed(error_reason(result))
+    return result

@@ -58,6 +58,10 @@ class VideoOptions(BaseModel):
         "change reuse the last mask",
     )
 
+    skip_still: bool = Field(
+        True, description="a frame that barely changes reuses the last frame's mask: no inference"
+    )
+
     @field_validator("bg_color")
     @classmethod
     def _colour(cls, value: str | None) -> str | None:
@@ -117,7 +121,7 @@ async def remove_video(
     header = await to_thread.run_sync(probe, source, limits)
     progress.total = header.frames or progress.total
     frame_options = options.frame_options()
-    steadier = Steadier(options.steady)
+    steadier = Steadier(options.steady, still=2.0 if options.skip_still else -1.0)
     stream = frames(source, limits)
     served = Served()
     last: tuple[np.ndarray, str] | None = None  # the last mask the model made, and its resampling

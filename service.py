@@ -206,7 +206,7 @@ class WizPix:
 
     @bentoml.task(input_spec=RemoveVideoInput)
     async def remove_video(
-        self, ctx: bentoml.Context, video: Path, quality: Any, **options: Any
+        self, ctx: bentoml.Context, video: Path, quality: Any, background: Path | None = None, **options: Any
     ) -> Annotated[Path, bentoml.validators.ContentType("video/webm")]:
         """A video cut out frame by frame: WebM with alpha (default), ProRes 4444, H.264 or PNGs."""
         task_id, is_task = batch_key(ctx)
@@ -222,6 +222,8 @@ class WizPix:
                 progress,
                 video_limits(SETTINGS),
                 stop=partial(self._stop_batch, task_id, is_task),
+                background=None if background is None else await asyncio.to_thread(background.read_bytes),
+                max_image_pixels=SETTINGS.max_image_pixels,
             )
         except ApiError as error:
             self.batches.finish(task_id, "canceled" if error.code == "canceled" else "failed")

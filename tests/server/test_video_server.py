@@ -64,7 +64,10 @@ def test_a_clip_comes_back_as_webm_with_alpha_and_prores_with_progress(
     assert done and all(p["total"] == 36 for p in done)
 
 
-def test_bad_videos_and_options_are_4xx_in_our_envelope(server: Server, tmp_path: Path) -> None:
+def test_bad_videos_and_options_are_4xx_in_our_envelope(
+    server: Server, tmp_path: Path, disc_png: bytes
+) -> None:
+    """And a background image travels as a file part only (BentoML would fetch a URL)."""
     clip = make_clip(tmp_path / "disc.mp4", frames=12)
     (tmp_path / "garbage.mp4").write_bytes(b"garbage" * 1000)
     with server.client() as client:
@@ -75,6 +78,19 @@ def test_bad_videos_and_options_are_4xx_in_our_envelope(server: Server, tmp_path
             "/remove_video", data={"format": "avi"}, files={"video": ("d.mp4", clip.read_bytes())}
         )
         url = client.post("/remove_video", data={"video": "http://127.0.0.1:1/x.mp4"})
+        background_url = client.post(
+            "/remove_video",
+            data={"background": "http://127.0.0.1:1/bg.png"},
+            files={"video": ("d.mp4", clip.read_bytes())},
+        )
+        background = client.post(
+            "/remove_video",
+            data={"format": "mp4"},
+            files={"video": ("d.mp4", clip.read_bytes()), "background": ("bg.png", disc_png)},
+        )
+    assert background.status_code == 200, background.text
+    assert background.headers["content-type"].startswith("video/mp4")
+    assert background_url.status_code == 400 and background_url.json()["error"]["code"] == "file_expected"
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "not_a_video"
     assert option.status_code == 422 and option.json()["error"]["code"] == "invalid_request"
     assert url.status_code == 415 and url.json()["error"]["code"] == "unsupported_media_type"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.clips import make_clip, read_back
 from tests.unit.test_frontend import cutter
@@ -22,10 +23,12 @@ from wizpix.image.video import VideoLimits
 LIMITS = VideoLimits(max_seconds=60, max_frame_pixels=4_000_000, max_frames=3600)
 
 
-def cut(source: Path, limits: VideoLimits = LIMITS, **options: object):
+def cut(source: Path, limits: VideoLimits = LIMITS, background: bytes | None = None, **options: object):
     progress = Progress(0)
     data, media, served = asyncio.run(
-        remove_video(cutter(), source, RoleName.FAST, VideoOptions(**options), progress, limits)
+        remove_video(
+            cutter(), source, RoleName.FAST, VideoOptions(**options), progress, limits, background=background
+        )
     )
     return data, media, served, progress
 
@@ -61,6 +64,27 @@ def test_mp4_is_flattened_over_the_colour_and_zip_holds_a_png_a_frame(clip: Path
     archive, media, _, _ = cut(clip, format="zip", output="mask")
     names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
     assert media == "application/zip" and len(names) == 24 and names[0] == "frame-000001.png"
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_background_image_covers_every_frame_behind_the_subject(clip: Path, tmp_path: Path) -> None:
+    left_red_right_blue = Image.new("RGB", (400, 100), (255, 0, 0))
+    left_red_right_blue.paste((0, 0, 255), (200, 0, 400, 100))
+    data, _, _, _ = cut(clip, background=png(left_red_right_blue), format="mp4")
+    (tmp_path / "cut.mp4").write_bytes(data)
+    pictures, _, _ = read_back(tmp_path / "cut.mp4")
+    frame = pictures[0][..., :3].astype(int)
+    width = frame.shape[1]
+    assert np.abs(frame[4, 4] - (255, 0, 0)).max() < 40  # scaled to cover, centred: red left
+    assert np.abs(frame[4, width - 5] - (0, 0, 255)).max() < 40  # blue right
+    with pytest.raises(ApiError) as refused:
+        cut(clip, background=b"not an image")
+    assert refused.value.status == 400 and refused.value.message.startswith("background:")
 
 
 def test_frames_that_do_not_change_reuse_the_mask(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ RemoveVideoInput = create_model(
     __base__=bentoml.IODescriptor,
     video=(Path, Field(description="The video (MP4, MOV, WebM, MKV)")),
     quality=_QUALITY,
+    background=(Path, Field(None, description="An image behind the subject, covering each frame")),
     **_loose(VideoOptions),
 )
 

@@ -23,11 +23,12 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wizpix.core.enums import RoleName
-from wizpix.core.errors import ApiError, problems
+from wizpix.core.errors import ApiError, BadInput, problems
 from wizpix.core.settings import Settings
 from wizpix.front.cutter import Cutter
 from wizpix.front.zip_batch import Progress
 from wizpix.image.compose import resize_mask
+from wizpix.image.decode import decode_image
 from wizpix.image.masks import Steadier, uncertainty
 from wizpix.image.options import OutputOptions, colour
 from wizpix.image.render import compose
@@ -116,9 +117,19 @@ async def remove_video(
     limits: VideoLimits,
     *,
     stop: Callable[[], Awaitable[bool]] | None = None,
+    background: bytes | None = None,
+    max_image_pixels: int | None = None,
 ) -> tuple[bytes, str, Served]:
-    """The cut video's bytes, its media type, and what served it."""
+    """The cut video's bytes, its media type, and what served it. ``background``: an
+    image's bytes, scaled to cover each frame behind the subject."""
     header = await to_thread.run_sync(probe, source, limits)
+    behind = None
+    if background is not None:
+        side = max(header.width, header.height)  # a large JPEG is decoded at a reduced scale
+        try:
+            behind = await to_thread.run_sync(decode_image, background, max_image_pixels, side)
+        except ApiError as error:
+            raise BadInput(error.code, f"background: {error.message}", status=error.status) from None
     progress.total = header.frames or progress.total
     frame_options = options.frame_options()
     steadier = Steadier(options.steady, still=2.0 if options.skip_still else -1.0)
@@ -151,7 +162,9 @@ async def remove_video(
                 assert last is not None  # the first frame is always one the model sees
                 mask = steadier.steady(last[0])
                 served.uncertainties.append(uncertainty(mask))
-                picture = await to_thread.run_sync(_composed, frame.picture, mask, last[1], frame_options)
+                picture = await to_thread.run_sync(
+                    _composed, frame.picture, mask, last[1], frame_options, behind
+                )
                 if writer is None:
                     writer = VideoWriter(target, options.format, source, picture.size, header.rate)
                     writer.add_audio(header.audio)
@@ -179,6 +192,12 @@ def _next_frames(stream: Iterator[Frame]) -> list[Frame]:
     return chunk
 
 
-def _composed(picture: Image.Image, mask: np.ndarray, resample: str, options: OutputOptions) -> Image.Image:
-    result, _ = compose(picture, resize_mask(mask, picture.size, resample), options)
+def _composed(
+    picture: Image.Image,
+    mask: np.ndarray,
+    resample: str,
+    options: OutputOptions,
+    background: Image.Image | None,
+) -> Image.Image:
+    result, _ = compose(picture, resize_mask(mask, picture.size, resample), options, background)
     return result

@@ -85,7 +85,7 @@ GUARDS = (
         lambda settings, load: {
             "max_bytes": settings.video_max_bytes + MIB,
             "whole": True,
-            "file_fields": ("video",),
+            "file_fields": ("video", "background"),  # a URL as text: BentoML would fetch it
         },
     ),
     # a task id and no more: read and checked here like every body BentoML reads

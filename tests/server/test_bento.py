@@ -84,6 +84,7 @@ def test_the_built_bento_serves_a_cutout(bento_tag: str, tmp_path: Path, astrona
                 "/remove-bg?quality=pro", files={"file": ("a.jpg", astronaut, "image/jpeg")}
             )
             page = client.get("/ui")
-        assert response.status_code == 200 and response.headers["x-wizpix-model"] == "isnet-general-use"
+        assert response.status_code == 200
+        assert response.headers["x-wizpix-model"] == "isnet-general-use+u2netp"  # fused with fast
         assert page.status_code == 200 and "Remove background" in page.text
     assert isinstance(server, Server)

@@ -63,7 +63,7 @@ def test_demo_page_cuts_out_a_photograph_and_downloads_a_transparent_png(
     page.select_option("#quality", "pro")
     page.click("#go")
     page.wait_for_selector("#served", timeout=120_000)
-    assert page.inner_text("#served").startswith("served by pro (isnet-general-use)")
+    assert page.inner_text("#served").startswith("served by pro (isnet-general-use+u2netp)")
     assert page.inner_text("#error") == ""
     shown = page.evaluate(
         "[document.getElementById('result').naturalWidth, document.getElementById('original').naturalWidth]"

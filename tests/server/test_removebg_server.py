@@ -141,7 +141,9 @@ def test_accept_json_answers_with_result_b64_and_foreground(server: Server, disc
         "foreground_left",
         "foreground_width",
         "foreground_height",
+        "uncertainty",  # ours beside remove.bg's fields (X-WizPix-Uncertainty)
     }
+    assert 0 <= data["uncertainty"] <= 1
     alpha = alpha_of(base64.b64decode(data["result_b64"]))
     assert alpha.shape == (data["foreground_height"], data["foreground_width"])  # cropped to it
     assert data["foreground_top"] == data["foreground_left"] == 0

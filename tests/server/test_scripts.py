@@ -43,7 +43,7 @@ def test_fetch_lists_the_catalogue_and_refuses_unknown_names() -> None:
     listing = fetch("--list")
     assert listing.returncode == 0 and "isnet-general-use (also: inspyrenet, isnet)" in listing.stdout
     families = [line for line in listing.stdout.splitlines() if line and not line.startswith(" ")]
-    assert len(families) == 16  # every rembg family, BRIA RMBG 1.4 and the mock
+    assert len(families) == 18  # every rembg family, MODNet, BRIA RMBG 1.4, the mock and the slow mock
     assert listing.stdout.count("licence: NON-COMMERCIAL") == 2  # both BRIA models
     assert "recipe: BiRefNet reference inference" in listing.stdout
     assert fetch("--model", "nonexistent").returncode == 1

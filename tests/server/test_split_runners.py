@@ -76,7 +76,10 @@ def test_front_uses_runners_deployed_apart(tmp_path: Path, disc_png: bytes) -> N
                 # the pro Deployment goes away: the front falls back to fast and says why
                 os.killpg(pro_process.pid, signal.SIGTERM)
                 pro_process.wait(timeout=30)
-                fallback = client.post("/remove-bg?quality=pro", files={"file": ("d.png", disc_png)})
+                # other bytes: the same upload would be answered from the mask cache, pro's
+                # mask for it being already at hand
+                other = disc_png + b"another upload"
+                fallback = client.post("/remove-bg?quality=pro", files={"file": ("d.png", other)})
             assert fallback.status_code == 200 and fallback.headers["x-wizpix-quality"] == "fast"
             assert "unreachable" in fallback.headers["x-wizpix-fallback"]
             assert front.health()["models"]["pro"]["state"] == "unreachable"

@@ -49,3 +49,20 @@ def test_a_request_is_refused_only_when_its_deadline_cannot_be_met() -> None:
     assert asyncio.run(admitted(None, in_hand=30))  # no deadline known: never refused here
     fresh = Pacer("fast")
     assert fresh.expected_s() is None  # nothing measured yet: admitted
+
+
+def test_the_forecast_learns_what_requests_really_take() -> None:
+    """A drain rate measured over batches (two done at once) halves what a lone request
+    really waits: the calibration learns the ratio, so the forecast is not short."""
+
+    async def scenario() -> Pacer:
+        pacer = Pacer("fast")
+        pacer.seconds = 0.05  # the share of a batch of two, as the drain rate measured it
+        for _ in range(6):
+            with pacer.sent():
+                await asyncio.sleep(0.1)  # a lone request pays the whole batch's time
+            pacer.seconds = 0.05
+        return pacer
+
+    pacer = asyncio.run(scenario())
+    assert pacer.calibration > 1.5 and pacer.expected_s() == pytest.approx(0.1, rel=0.3)

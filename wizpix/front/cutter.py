@@ -25,7 +25,7 @@ from wizpix.core.errors import ApiError, Unavailable
 from wizpix.core.memory import release_free_memory
 from wizpix.core.roles import Role
 from wizpix.core.settings import Settings
-from wizpix.front.fallback import INFERENCE_ERROR, Route, choose_route, route_after_pro_error
+from wizpix.front.fallback import BUSY, INFERENCE_ERROR, Route, choose_route, route_after_pro_error
 from wizpix.front.health import health_report
 from wizpix.front.mask_cache import MaskCache, MaskKey
 from wizpix.front.observability import MASK_CACHE_BYTES
@@ -200,9 +200,11 @@ class Cutter:
             if isinstance(pro_result, BaseException):
                 if not isinstance(pro_result, Exception):
                     raise pro_result  # cancelled: the deadline, or the client went away
-                log.warning("pro inference failed, applying fallback rule: %s", pro_result)
-                unreachable = isinstance(pro_result, ApiError) and pro_result.code == "runner_unreachable"
-                kind = ModelState.UNREACHABLE if unreachable else INFERENCE_ERROR
+                code = pro_result.code if isinstance(pro_result, ApiError) else None
+                if code == "busy" and not self.settings.auto_fallback_fast:
+                    raise pro_result  # 503 busy, with the Retry-After the queue gives
+                log.warning("pro could not serve, applying fallback rule: %s", pro_result)
+                kind = {"runner_unreachable": ModelState.UNREACHABLE, "busy": BUSY}.get(code, INFERENCE_ERROR)
                 route = route_after_pro_error(str(pro_result)[:200], self.settings.auto_fallback_fast, kind)
             elif isinstance(fast_result, tuple):
                 result = await to_thread.run_sync(self._fused, pro_result, fast_result)

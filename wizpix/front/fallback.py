@@ -8,6 +8,7 @@ from wizpix.core.enums import ModelState, RoleName
 from wizpix.core.errors import Unavailable
 
 INFERENCE_ERROR = "error"  # pro was servable, but its inference raised
+BUSY = "busy"  # pro's queue cannot be served before the request's deadline
 
 # Every code a fallback can carry (a bounded metrics label) and what it tells a client.
 REASONS: dict[str, str] = {
@@ -16,6 +17,7 @@ REASONS: dict[str, str] = {
     ModelState.FAILED: "pro model failed to load",
     ModelState.UNREACHABLE: "pro runner is unreachable",
     INFERENCE_ERROR: "pro inference failed",
+    BUSY: "pro cannot meet the deadline (its queue is too long)",
 }
 
 

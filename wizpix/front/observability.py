@@ -39,7 +39,7 @@ REQUESTS = Counter(
 )
 FALLBACKS = Counter(
     name="wizpix_fallbacks_total",
-    documentation="pro requests served by fast, by reason (loading, missing, failed, unreachable, error)",
+    documentation="pro requests served by fast, by reason (loading, missing, failed, unreachable, error, busy)",
     labelnames=["reason"],
 )
 ERRORS = Counter(

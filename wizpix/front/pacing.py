@@ -38,11 +38,19 @@ class Pacer:
         self.name = name
         self.in_hand = 0
         self.seconds: float | None = None  # running mean of the time one request takes it
+        # running mean of (time a request really took) / (the queue × pace it was sent into):
+        # batches finish together, and a lone request pays a whole batch, which a drain rate
+        # alone underestimates; measured, so it follows the runner's batching as it is
+        self.calibration = 1.0
         self._last_done = 0.0
+
+    def _queue_s(self) -> float | None:
+        return None if self.seconds is None else (self.in_hand + 1) * self.seconds
 
     def expected_s(self) -> float | None:
         """How long a request sent now would take: the queue ahead of it, then itself."""
-        return None if self.seconds is None else (self.in_hand + 1) * self.seconds
+        queue = self._queue_s()
+        return None if queue is None else queue * self.calibration
 
     def admit(self) -> None:
         """Refuse now what the queue cannot finish before the request's deadline."""
@@ -62,6 +70,7 @@ class Pacer:
         share of the runner's time: since it was sent, or since the runner finished the
         previous one if it has waited behind it (the queue's drain rate, not a round trip
         that includes the wait)."""
+        queue = self._queue_s()
         self.in_hand += 1
         started = time.perf_counter()
         try:
@@ -71,6 +80,9 @@ class Pacer:
         done = time.perf_counter()
         self.observe(done - max(started, self._last_done))
         self._last_done = done
+        if queue:
+            ratio = min(4.0, max(0.5, (done - started) / queue))
+            self.calibration = (1 - SMOOTHING) * self.calibration + SMOOTHING * ratio
 
     def observe(self, seconds: float) -> None:
         previous = self.seconds

@@ -134,9 +134,11 @@ def rembg_sessions() -> dict[str, Any]:
     llvmlite, scipy, scikit-image, jsonschema), none of which a runner calls: +165 MB
     resident and +1.1 s of start-up in the fast runner (measured). The sessions import only
     numpy, Pillow and ONNX Runtime, so the package is entered without its ``__init__``
-    here; a process that imports ``rembg`` normally first gets the real package.
+    here; the stand-in package is taken away again, so that a later ``import rembg`` (a test,
+    a script in the same process) gets the real one.
     """
-    if "rembg" not in sys.modules:
+    stand_in = "rembg" not in sys.modules
+    if stand_in:
         spec = importlib.util.find_spec("rembg")
         if spec is None or not spec.submodule_search_locations:
             raise ImportError("rembg is not installed")
@@ -144,8 +146,11 @@ def rembg_sessions() -> dict[str, Any]:
         package.__path__ = list(spec.submodule_search_locations)
         package.__spec__ = spec
         sys.modules["rembg"] = package
-    from rembg.sessions import sessions
-
+    try:
+        from rembg.sessions import sessions
+    finally:
+        if stand_in:
+            del sys.modules["rembg"]
     return sessions
 
 

@@ -39,7 +39,9 @@ REQUESTS = Counter(
 )
 FALLBACKS = Counter(
     name="wizpix_fallbacks_total",
-    documentation="pro requests served by fast, by reason (loading, missing, failed, unreachable, error, busy)",
+    documentation=(
+        "pro requests served by fast, by reason (loading, missing, failed, unreachable, error, busy)"
+    ),
     labelnames=["reason"],
 )
 ERRORS = Counter(

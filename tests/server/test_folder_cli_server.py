@@ -2,7 +2,7 @@
 mirroring, the server's error codes in the summary, resuming without re-sending, Ctrl-C, the API key.
 
 One server for the module, with an API key (so that the key test needs no second one) and
-room for 3 requests at once (so that a run with more gets 503s to retry)."""
+room for 3 requests at once (held by the test, so that the CLI gets 503s to retry)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -217,14 +219,41 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_rest(server: Server, tmp_
     assert len(finished) == 12 and all(finished[p] == mtime for p, mtime in written.items())
 
 
+def hold_slot(url: str) -> socket.socket:
+    """A request admitted and left mid-body: it holds one of the server's MAX_IN_FLIGHT slots
+    until its socket is closed, so that the test need not race the mock model for a 503."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    head = (
+        f"POST /remove-bg HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-Key: {KEY}\r\n"
+        "Content-Type: multipart/form-data; boundary=held\r\nContent-Length: 100000\r\n\r\n"
+    )
+    part = b'--held\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG'
+    sock.sendall(head.encode() + part)
+    return sock
+
+
 def test_busy_answers_are_waited_out_and_retried(server: Server, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     for index in range(8):
         photo(folder / f"p{index}.jpg", side=768)
-    result = cli(folder, tmp_path / "out", server.url, "--concurrency", "6", "--refine")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "done 8, skipped 0, failed 0" in result.stdout
-    assert re.search(r"retried: \d+ after 503", result.stdout), result.stdout  # 6 clients, 3 slots
+    server.wait_for(lambda body: body["requests"]["in_flight"] == 0, timeout=60, what="idle")
+    slots = [hold_slot(server.url) for _ in range(3)]
+    try:
+        held = server.wait_for(lambda body: body["requests"]["in_flight"] == 3, timeout=30, what="3 held")
+        command = [sys.executable, str(SCRIPT), str(folder), str(tmp_path / "out")]
+        command += ["--url", server.url, "--concurrency", "6"]
+        env = {**os.environ, "API_KEY": KEY}
+        run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        refused = held["requests"]["refused"]
+        server.wait_for(lambda body: body["requests"]["refused"] > refused, timeout=60, what="a 503")
+    finally:
+        for sock in slots:
+            sock.close()
+    stdout, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, stdout
+    assert "done 8, skipped 0, failed 0" in stdout
+    assert re.search(r"retried: \d+ after 503", stdout), stdout
     assert len(outputs(tmp_path / "out")) == 8
 
 

@@ -57,7 +57,7 @@ def test_known_series_exist_at_zero_before_any_request(server: Server) -> None:
     fallbacks = {
         dict(labels)["reason"]: value for labels, value in series(metrics, "wizpix_fallbacks_total").items()
     }
-    assert fallbacks == {"loading": 0, "missing": 0, "failed": 0, "unreachable": 0, "error": 0}
+    assert fallbacks == {"loading": 0, "missing": 0, "failed": 0, "unreachable": 0, "error": 0, "busy": 0}
     cache = {
         dict(labels)["result"]: value for labels, value in series(metrics, "wizpix_mask_cache_total").items()
     }

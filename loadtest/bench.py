@@ -7,7 +7,8 @@ Each system runs alone on the machine, one after the other, on the same model fi
 (u2netp for fast; ISNet for pro, which `rembg s` serves through its `dis_custom` session)
 and the same three inputs made from real photographs: a 512×512 PNG, a 1920×1280 JPEG and
 a 4032×3024 (12 MP) JPEG. Every cell sends a warm-up request, then a fixed number of
-requests from a fixed number of concurrent clients; it reports throughput (images/s), p50
+requests from a fixed number of concurrent clients (the cells of IN_A_ROW run again at once,
+their target held in each run); it reports throughput (images/s), p50
 and p95 latency, and the peak resident memory of all the server's processes together.
 Bare ONNX Runtime (the floor) is the model alone, one image at a time, default options.
 
@@ -52,6 +53,8 @@ RESULTS = ROOT / "loadtest" / "results"
 MODEL_FILES = {"fast": ROOT / "models" / "u2netp.onnx", "pro": ROOT / "models" / "isnet-general-use.onnx"}
 CATALOG_NAMES = {"fast": "u2netp", "pro": "isnet-general-use"}
 CONCURRENCY = {"fast": (1, 4), "pro": (1, 2)}
+# The cells whose target must hold in several runs in a row (issue 20: fast 12 MP, c=4)
+IN_A_ROW = {("fast", "4032×3024 JPEG", 4): 3}
 BREAKDOWN: dict[str, int] = {}  # WizPix's processes after the run, for the report
 STARTUP: dict[str, float] = {}  # seconds from launch to status=ok
 STARTUP_NAMES = {"bare": "a bare ONNX Runtime process loading both and running each once"}
@@ -71,7 +74,8 @@ class Cell:
     throughput: float  # images per second
     p50: float
     p95: float
-    errors: int
+    errors: int  # over every run
+    runs: tuple[float, ...] = ()  # each run's throughput, for a cell run several times in a row
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -209,7 +213,9 @@ def run_cells(
             send = distinct_sends(send_for, quality, payload, mime)
             for concurrency in CONCURRENCY[quality]:
                 drive(send, concurrency, concurrency)  # warm-up: arenas, sessions, connections
-                wall, latencies, errors = drive(send, concurrency, counts[quality])
+                repeats = IN_A_ROW.get((quality, name, concurrency), 1)
+                runs = [drive(send, concurrency, counts[quality]) for _ in range(repeats)]
+                wall, latencies, _ = runs[0]  # the table's figures: the first run, as every cell
                 cell = Cell(
                     system,
                     quality,
@@ -219,11 +225,14 @@ def run_cells(
                     counts[quality] / wall,
                     percentile(latencies, 50),
                     percentile(latencies, 95),
-                    errors,
+                    sum(errors for _, _, errors in runs),
+                    tuple(counts[quality] / wall for wall, _, _ in runs) if repeats > 1 else (),
                 )
+                rates = ", ".join(f"{rate:.2f}" for rate in cell.runs)
+                in_a_row = f" (runs in a row: {rates})" if cell.runs else ""
                 print(
                     f"  {system:9} {quality:4} {name:15} c={concurrency}: {cell.throughput:.2f} img/s, "
-                    f"p50 {cell.p50:.2f} s, p95 {cell.p95:.2f} s, errors {errors}",
+                    f"p50 {cell.p50:.2f} s, p95 {cell.p95:.2f} s, errors {cell.errors}{in_a_row}",
                     flush=True,
                 )
                 cells.append(cell)
@@ -445,10 +454,18 @@ def targets(
                 ratio <= 1.5,
             )
         )
-    twelve = ours("fast", "4032×3024 JPEG", 4)
-    ratio = twelve.throughput / theirs("fast", "4032×3024 JPEG", 4).throughput
-    rows.append(("fast, 12 MP JPEG, c=4: ≥ 3× rembg s", f"{ratio:.2f}×", ratio >= 3))
-    rows.append(("fast, 12 MP JPEG, c=4: no request refused", f"{twelve.errors} refused", twelve.errors == 0))
+    twelve, peer = ours("fast", "4032×3024 JPEG", 4), theirs("fast", "4032×3024 JPEG", 4)
+    # each of our runs in a row against the peer's best run
+    ratios = [rate / max(peer.runs or (peer.throughput,)) for rate in twelve.runs or (twelve.throughput,)]
+    rows.append(
+        (
+            f"fast, 12 MP JPEG, c=4: ≥ 3× rembg s, {len(ratios)} runs in a row",
+            ", ".join(f"{ratio:.2f}×" for ratio in ratios),
+            min(ratios) >= 3,
+        )
+    )
+    refused = f"{twelve.errors} refused in {len(ratios)} runs"
+    rows.append(("fast, 12 MP JPEG, c=4: no request refused", refused, twelve.errors == 0))
     ratio = ours("fast", "512² PNG", 4).throughput / bare["fast"]
     rows.append(("fast, 512² PNG, c=4: ≥ 0.9× bare inference", f"{ratio:.2f}×", ratio >= 0.9))
     ratio = ours("pro", "1920×1280 JPEG", 2).throughput / theirs("pro", "1920×1280 JPEG", 2).throughput

@@ -211,7 +211,7 @@ class WizPix:
         """A video cut out frame by frame: WebM with alpha (default), ProRes 4444, H.264 or PNGs."""
         task_id, is_task = batch_key(ctx)
         started = time.perf_counter()
-        progress = self.batches.start(task_id, 0)
+        progress = self.batches.start(task_id, None)  # frames: known once the clip is opened
         try:
             role, chosen = request_role(quality), VideoOptions.parse(options)
             data, media_type, served = await remove_video(

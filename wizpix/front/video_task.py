@@ -130,7 +130,7 @@ async def remove_video(
             behind = await to_thread.run_sync(decode_image, background, max_image_pixels, side)
         except ApiError as error:
             raise BadInput(error.code, f"background: {error.message}", status=error.status) from None
-    progress.total = header.frames or progress.total
+    progress.total = header.frames or None  # some containers do not say
     frame_options = options.frame_options()
     steadier = Steadier(options.steady, still=2.0 if options.skip_still else -1.0)
     stream = frames(source, limits)

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Progress:
     """What a running batch has done so far; one per task, readable while it runs."""
 
-    total: int
+    total: int | None  # None until known (a video's frames, once its header is read)
     done: int = 0
     failed: int = 0
     current: str | None = None
@@ -50,11 +50,12 @@ class Progress:
     def as_dict(self) -> dict[str, Any]:
         elapsed = (self.finished_at or time.time()) - self.started_at
         rate = (self.done + self.failed) / elapsed if elapsed > 0 else 0.0
-        left = self.total - self.done - self.failed
+        left = None if self.total is None else self.total - self.done - self.failed
+        running = rate > 0 and left is not None and self.state == "running"
         return {
             **asdict(self),
             "elapsed_s": round(elapsed, 2),
-            "eta_s": round(left / rate, 1) if rate > 0 and self.state == "running" else None,
+            "eta_s": round(left / rate, 1) if running else None,
         }
 
 
@@ -65,7 +66,7 @@ class ProgressBoard:
         self.keep = keep
         self._items: OrderedDict[str, Progress] = OrderedDict()
 
-    def start(self, task_id: str, total: int) -> Progress:
+    def start(self, task_id: str, total: int | None) -> Progress:
         self._items[task_id] = progress = Progress(total)
         while len(self._items) > self.keep:
             self._items.popitem(last=False)

@@ -24,7 +24,7 @@ from bentoml.exceptions import NotFound
 from PIL.Image import Image
 
 from wizpix.core.contract import RunnerStatus
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import RoleName, TaskState
 from wizpix.core.errors import ApiError
 from wizpix.core.memory import limit_heap_arenas
 from wizpix.core.roles import Role, get_roles
@@ -226,10 +226,10 @@ class WizPix:
                 max_image_pixels=SETTINGS.max_image_pixels,
             )
         except ApiError as error:
-            self.batches.finish(task_id, "canceled" if error.code == "canceled" else "failed")
+            self.batches.finish(task_id, TaskState.CANCELED if error.code == "canceled" else TaskState.FAILED)
             finish({"request_id": task_id, "asked": str(quality), "error": error.code}, error.status, 0)
             return answer(ctx, error)
-        self.batches.finish(task_id, "completed")
+        self.batches.finish(task_id, TaskState.COMPLETED)
         facts = served.facts()
         elapsed_ms = 1000 * (time.perf_counter() - started)
         finish({"request_id": task_id, "asked": str(role), **facts}, 200, elapsed_ms)

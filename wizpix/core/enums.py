@@ -1,4 +1,4 @@
-"""The closed vocabularies every module shares: roles, model states, warmup states.
+"""The closed vocabularies every module shares: roles, model, warmup and task states.
 
 Each is one enum, so a state is spelled once: the slot sets it, the fallback rule and
 /health read it, and JSON carries its value (they are ``str`` enums).
@@ -44,3 +44,12 @@ class WarmupState(StrEnum):
     @property
     def under_way(self) -> bool:
         return self in (WarmupState.PENDING, WarmupState.RUNNING)
+
+
+class TaskState(StrEnum):
+    """A batch or video task's state on ``/batch_progress``."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+    FAILED = "failed"

@@ -22,7 +22,7 @@ from anyio import to_thread
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import RoleName, TaskState
 from wizpix.core.errors import ApiError, BadInput, problems
 from wizpix.core.settings import Settings
 from wizpix.front.cutter import Cutter
@@ -142,7 +142,7 @@ async def remove_video(
         first_pts: int | None = None
         while chunk := await to_thread.run_sync(_next_frames, stream):
             if stop is not None and await stop():
-                progress.state = "canceled"
+                progress.state = TaskState.CANCELED
                 raise ApiError("canceled", f"stopped after {served.frames} frames", status=409)
             first_pts = chunk[0].pts or 0 if first_pts is None else first_pts
             wanted = [

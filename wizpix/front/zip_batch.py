@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import RoleName, TaskState
 from wizpix.core.errors import ApiError, TooLarge
 from wizpix.core.settings import Settings
 from wizpix.core.units import MIB, as_mb
@@ -43,7 +43,7 @@ class Progress:
     done: int = 0
     failed: int = 0
     current: str | None = None
-    state: str = "running"  # running, completed, canceled
+    state: TaskState = TaskState.RUNNING
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
 
@@ -51,7 +51,7 @@ class Progress:
         elapsed = (self.finished_at or time.time()) - self.started_at
         rate = (self.done + self.failed) / elapsed if elapsed > 0 else 0.0
         left = None if self.total is None else self.total - self.done - self.failed
-        running = rate > 0 and left is not None and self.state == "running"
+        running = rate > 0 and left is not None and self.state is TaskState.RUNNING
         return {
             **asdict(self),
             "elapsed_s": round(elapsed, 2),
@@ -72,7 +72,7 @@ class ProgressBoard:
             self._items.popitem(last=False)
         return progress
 
-    def finish(self, task_id: str, state: str) -> None:
+    def finish(self, task_id: str, state: TaskState) -> None:
         """A task of this process has ended: completed, failed or canceled."""
         if (progress := self._items.get(task_id)) is not None:
             progress.state, progress.current, progress.finished_at = state, None, time.time()
@@ -222,7 +222,7 @@ async def remove_backgrounds(
         finish(record, item.get("http_status", 200), item["time_ms"])
 
     await asyncio.gather(*(counted(index) for index in range(len(files))))
-    progress.state = "canceled" if stop.is_set() else "completed"
+    progress.state = TaskState.CANCELED if stop.is_set() else TaskState.COMPLETED
     progress.current, progress.finished_at = None, time.time()
     summary = {
         "quality": str(quality),

@@ -278,8 +278,6 @@ def bench_wizpix(
             with tempfile.TemporaryDirectory(prefix="video-cell-") as work:
                 VIDEO.update(video_bench.run(url, server.process.pid, video_seconds, 12, Path(work)))
     finally:
-        if server.sampler is not None and server.sampler.running:
-            peak, after, by_process = server.memory()
         server.stop(timeout=30)
     memory = peak, after
     print(

@@ -38,14 +38,17 @@ def free_port() -> int:
 PR_SET_PDEATHSIG = 1  # from linux/prctl.h
 
 
+try:  # resolved here, once: finding libc runs ldconfig, never to be done between fork and exec
+    _PRCTL = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _PRCTL = None
+
+
 def _terminated_with_parent() -> None:
     """In the child, before exec: the kernel sends it SIGTERM when the process that started
     it dies, however it dies (a killed pytest left servers running otherwise). Linux only."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def spawn(command: list[str], log: Path, cwd: Path = ROOT, **env: str) -> subprocess.Popen:

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from loadtest.harness import start_wizpix  # noqa: E402
+from wizpix.image.video import VIDEO  # noqa: E402
 
 RESULTS = ROOT / "loadtest" / "results"
 SIZE = (1280, 720)
@@ -106,12 +107,9 @@ def peer(clip: Path, out: Path, u2netp: Path) -> float:
     started, count = time.perf_counter(), 0
     with av.open(str(clip)) as source, av.open(str(out), "w") as target:
         rate = source.streams.video[0].average_rate
-        stream = target.add_stream(
-            "libvpx-vp9",
-            rate=rate,
-            options={"crf": "32", "b": "0", "deadline": "realtime", "cpu-used": "6", "row-mt": "1"},
-        )
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuva420p"
+        codec, pix_fmt, options = VIDEO["webm"]  # the same encoder and settings as WizPix's
+        stream = target.add_stream(codec, rate=rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, pix_fmt
         for frame in source.decode(video=0):
             cut = remove(frame.to_image(), session=session)  # RGBA
             made = av.VideoFrame.from_ndarray(np.asarray(cut.convert("RGBA")), format="rgba")
@@ -193,11 +191,10 @@ def run(url: str, pid: int | None, seconds: float, fps: int, work: Path) -> dict
         results[label] = {"fps": round(frames_per_s, 2), **flicker(alphas_of(out), offsets)}
         print(f"  {label}: {results[label]}", flush=True)
     if pid is not None:
-        short, long_ = work / "short.mp4", work / "long.mp4"
-        make_clip(short, seconds, fps)
+        long_ = work / "long.mp4"
         make_clip(long_, 3 * seconds, fps)
         results["front peak memory MB"] = {
-            f"{seconds:g} s": round(front_memory(url, short, pid) / 2**20),
+            f"{seconds:g} s": round(front_memory(url, clip, pid) / 2**20),
             f"{3 * seconds:g} s": round(front_memory(url, long_, pid) / 2**20),
         }
     return results

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -49,6 +51,24 @@ def disc_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def trickling_upload(url: str, headers: dict[str, str] | None = None) -> socket.socket:
+    """A /remove-bg upload admitted and left mid-body (headers and the first bytes of a
+    200 kB multipart body, then nothing): it holds one MAX_IN_FLIGHT slot until its socket
+    is closed or the server cuts it."""
+    address = urlsplit(url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=30)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    head = '--trickle\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+    sock.sendall(
+        (
+            f"POST /remove-bg HTTP/1.1\r\nHost: {address.hostname}\r\nContent-Length: 200000\r\n{extra}"
+            f"Content-Type: multipart/form-data; boundary=trickle\r\n\r\n{head}"
+        ).encode()
+        + b"\xff\xd8\xff"
+    )
+    return sock
 
 
 def run_python(script: str, *args: str, **env: str | None) -> str:

@@ -14,20 +14,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import BENTOML, Server, free_port, spawn, stop
+from tests.conftest import BENTOML, Server, free_port, spawn, stop, trickling_upload
 
 pytestmark = pytest.mark.server
 
 
-def slow_upload(port: int) -> socket.socket:
+def slow_upload(url: str) -> socket.socket:
     """A /remove-bg upload that trickles a byte a second: it would hold the front for
     REQUEST_TIMEOUT_S (120 s) if nothing cut it."""
-    connection = socket.create_connection(("127.0.0.1", port))
-    head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n'
-    connection.sendall(
-        b"POST /remove-bg HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=B\r\n"
-        b"Content-Length: 100000\r\n\r\n" + head
-    )
+    connection = trickling_upload(url)
 
     def trickle() -> None:
         try:
@@ -46,7 +41,7 @@ def stopped_in(server: Server) -> tuple[float, bytes]:
     the request in flight was answered."""
     tree = [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(recursive=True)]
     assert len(tree) >= 4, [p.cmdline() for p in tree]  # the arbiter, the front, two runners
-    connection = slow_upload(int(server.url.rsplit(":", 1)[1]))
+    connection = slow_upload(server.url)
     time.sleep(1)
     started = time.monotonic()
     os.kill(server.process.pid, signal.SIGTERM)  # the command only, as `kill -TERM PID` does

@@ -10,21 +10,19 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server, mock_server_ok
+from tests.conftest import ROOT, Server, mock_server_ok, trickling_upload
 
 pytestmark = pytest.mark.server
 
@@ -219,26 +217,12 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_finishes_the_rest(server: Server, tmp_
     assert len(finished) == 12 and all(finished[p] == mtime for p, mtime in written.items())
 
 
-def hold_slot(url: str) -> socket.socket:
-    """A request admitted and left mid-body: it holds one of the server's MAX_IN_FLIGHT slots
-    until its socket is closed, so that the test need not race the mock model for a 503."""
-    parts = urlsplit(url)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-    head = (
-        f"POST /remove-bg HTTP/1.1\r\nHost: {parts.netloc}\r\nX-API-Key: {KEY}\r\n"
-        "Content-Type: multipart/form-data; boundary=held\r\nContent-Length: 100000\r\n\r\n"
-    )
-    part = b'--held\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG'
-    sock.sendall(head.encode() + part)
-    return sock
-
-
 def test_busy_answers_are_waited_out_and_retried(server: Server, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     for index in range(8):
         photo(folder / f"p{index}.jpg", side=768)
     server.wait_for(lambda body: body["requests"]["in_flight"] == 0, timeout=60, what="idle")
-    slots = [hold_slot(server.url) for _ in range(3)]
+    slots = [trickling_upload(server.url, {"X-API-Key": KEY}) for _ in range(3)]  # the 3 slots
     try:
         held = server.wait_for(lambda body: body["requests"]["in_flight"] == 3, timeout=30, what="3 held")
         command = [sys.executable, str(SCRIPT), str(folder), str(tmp_path / "out")]

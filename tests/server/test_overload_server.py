@@ -11,11 +11,10 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import Server, mock_server_ok
+from tests.conftest import Server, mock_server_ok, trickling_upload
 from wizpix.front.guards import DEADLINE_HEADER
 
 LIMIT, DEADLINE_S = 2, 4
@@ -26,22 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = {"MAX_IN_FLIGHT": str(LIMIT), "REQUEST_TIMEOUT_S": str(DEADLINE_S)}
     with mock_server_ok(tmp_path_factory.mktemp("overload"), **env) as running:
         yield running
-
-
-def trickling_upload(url: str) -> socket.socket:
-    """Headers and the first bytes of a 200 kB multipart body, then nothing."""
-    address = urlparse(url)
-    sock = socket.create_connection((address.hostname, address.port), timeout=30)
-    boundary = "trickle"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
-    sock.sendall(
-        (
-            f"POST /remove-bg HTTP/1.1\r\nHost: {address.hostname}\r\nContent-Length: 200000\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n{head}"
-        ).encode()
-        + b"\xff\xd8\xff"
-    )
-    return sock
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict]:

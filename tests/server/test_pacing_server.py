@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import Server, bentoml_serve
+from tests.conftest import Server, mock_server_ok
 
 pytestmark = pytest.mark.server
 UPLOADS = itertools.count()
@@ -22,9 +22,8 @@ UPLOADS = itertools.count()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"FAST_MODEL_NAME": "mock-slow", "PRO_MODEL_NAME": "mock", "MAX_IN_FLIGHT": "32"}
-    with bentoml_serve(tmp_path_factory.mktemp("slow"), **env) as running:
-        running.wait_for(lambda body: body["status"] == "ok", timeout=60, what="status ok")
+    env = {"FAST_MODEL_NAME": "mock-slow", "MAX_IN_FLIGHT": "32"}
+    with mock_server_ok(tmp_path_factory.mktemp("slow"), **env) as running:
         yield running
 
 

@@ -149,10 +149,9 @@ class Cutter:
         cached = [self.masks.get(key) if key is not None else None for key in keys]
         todo = [index for index, mask in enumerate(cached) if mask is None]
         if todo:
-            arrays = [
-                await to_thread.run_sync(model_input, images[index], spec.size, spec.resample)
-                for index in todo
-            ]
+            arrays = await to_thread.run_sync(
+                lambda: [model_input(images[index], spec.size, spec.resample) for index in todo]
+            )
             pacer = self.pacers[role]
             pacer.admit()  # 503 busy now, rather than a 504 after waiting for nothing
             try:
@@ -261,19 +260,15 @@ class Cutter:
         check_animatable(options)
         frames = animation.frames
         digests = [hashlib.blake2b(frame.tobytes(), digest_size=16).digest() for frame in frames]
-        distinct = list(dict.fromkeys(digests))
-        first = {digest: frames[digests.index(digest)] for digest in distinct}
-        found = await self.cut_masks([first[digest] for digest in distinct], quality)
-        by_digest = dict(zip(distinct, found.masks, strict=True))
+        first: dict[bytes, Image.Image] = {}  # each distinct frame, in order of appearance
+        for digest, frame in zip(digests, frames, strict=True):
+            first.setdefault(digest, frame)
+        found = await self.cut_masks(list(first.values()), quality)
+        by_digest = dict(zip(first, found.masks, strict=True))
         masks = [by_digest[digest] for digest in digests]
         rendered = await to_thread.run_sync(render_animation, animation, masks, found.spec, options)
         width, height = frames[0].size
-        facts = {
-            "width": width,
-            "height": height * len(frames),
-            "input_bytes": len(data),
-            "frames": len(frames),
-        }
+        facts = {"width": width, "height": height, "input_bytes": len(data), "frames": len(frames)}
         unsure = float(np.mean([uncertainty(mask) for mask in found.masks]))
         return await self._cutout(rendered, found, round(unsure, 3), quality, started, facts, len(frames))
 
@@ -304,7 +299,7 @@ class Cutter:
             headers["X-WizPix-Fallback"] = found.route.fallback_reason
         if found.cache:
             headers["X-WizPix-Cache"] = found.cache
-        width, height = facts["width"], facts["height"]
+        pixels = facts["width"] * facts["height"] * (frames or 1)  # every frame's
         facts = {
             "asked": quality,
             "served": found.route.role,
@@ -312,8 +307,7 @@ class Cutter:
             "fallback": found.route.fallback_reason,
             "fallback_code": found.route.fallback_code,
             **facts,
-            "height": height if frames is None else height // frames,
-            "megapixels": round(width * height / 1e6, 3),
+            "megapixels": round(pixels / 1e6, 3),
             "output_bytes": len(rendered.data),
             "work_ms": round(elapsed_ms, 1),
             "cache": found.cache,

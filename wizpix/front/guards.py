@@ -57,6 +57,15 @@ class Load:
             "draining": self.draining,
         }
 
+    def admit(self, deadline: asyncio.Timeout) -> None:
+        """A request in flight, cut at ``deadline`` (which a drain may bring forward)."""
+        self.in_flight += 1
+        self._deadlines.add(deadline)
+
+    def release(self, deadline: asyncio.Timeout) -> None:
+        self.in_flight -= 1
+        self._deadlines.discard(deadline)
+
     def drain(self, grace_s: float) -> None:
         self.draining = True
         until = asyncio.get_running_loop().time() + grace_s
@@ -113,11 +122,10 @@ class Admission:
             answered = answered or message["type"] == "http.response.start"
             await send(message)
 
-        self.load.in_flight += 1
         deadline = asyncio.timeout(deadline_s)
+        self.load.admit(deadline)
         try:
             async with deadline:
-                self.load._deadlines.add(deadline)
                 DEADLINE.set(asyncio.get_running_loop().time() + deadline_s)  # for the pacers
                 await self.app(scope, tracked_receive, tracked_send)
         except TimeoutError:
@@ -129,8 +137,7 @@ class Admission:
                 error = shutting_down() if self.load.draining else _deadline_error(deadline_s, body_read)
                 await send_error(send, error, scope)
         finally:
-            self.load.in_flight -= 1
-            self.load._deadlines.discard(deadline)
+            self.load.release(deadline)
 
 
 def _deadline(scope: Scope, server_deadline_s: float) -> float | None:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +22,7 @@ from anyio import to_thread
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wizpix.core.enums import RoleName, TaskState
+from wizpix.core.enums import RoleName
 from wizpix.core.errors import ApiError, BadInput, problems
 from wizpix.core.settings import Settings
 from wizpix.front.cutter import Cutter
@@ -55,10 +55,8 @@ class VideoOptions(BaseModel):
         0.5,
         ge=0,
         lt=1,
-        description="how much of the last frame's mask each mask keeps (0: none); frames that barely "
-        "change reuse the last mask",
+        description="how much of the last frame's mask each mask keeps (0: none)",
     )
-
     skip_still: bool = Field(
         True, description="a frame that barely changes reuses the last frame's mask: no inference"
     )
@@ -94,10 +92,10 @@ class Served:
     model: str | None = None
     quality: str | None = None
     fallback: str | None = None
-    uncertainties: list[float] = field(default_factory=list)
+    uncertainty_sum: float = 0.0  # over every frame written
 
     def facts(self) -> dict:
-        unsure = round(sum(self.uncertainties) / len(self.uncertainties), 3) if self.uncertainties else None
+        unsure = round(self.uncertainty_sum / self.frames, 3) if self.frames else None
         return {
             "frames": self.frames,
             "inferred": self.inferred,
@@ -141,8 +139,7 @@ async def remove_video(
         writer: VideoWriter | None = None
         first_pts: int | None = None
         while chunk := await to_thread.run_sync(_next_frames, stream):
-            if stop is not None and await stop():
-                progress.state = TaskState.CANCELED
+            if stop is not None and await stop():  # the caller ends its progress as canceled
                 raise ApiError("canceled", f"stopped after {served.frames} frames", status=409)
             first_pts = chunk[0].pts or 0 if first_pts is None else first_pts
             wanted = [
@@ -161,7 +158,7 @@ async def remove_video(
                     last = made[index], resample
                 assert last is not None  # the first frame is always one the model sees
                 mask = steadier.steady(last[0])
-                served.uncertainties.append(uncertainty(mask))
+                served.uncertainty_sum += uncertainty(mask)
                 picture = await to_thread.run_sync(
                     _composed, frame.picture, mask, last[1], frame_options, behind
                 )

@@ -58,6 +58,9 @@ class Progress:
             "eta_s": round(left / rate, 1) if running else None,
         }
 
+    def end(self, state: TaskState) -> None:
+        self.state, self.current, self.finished_at = state, None, time.time()
+
 
 class ProgressBoard:
     """Progress of the most recent batches of this process, bounded (oldest dropped)."""
@@ -75,7 +78,7 @@ class ProgressBoard:
     def finish(self, task_id: str, state: TaskState) -> None:
         """A task of this process has ended: completed, failed or canceled."""
         if (progress := self._items.get(task_id)) is not None:
-            progress.state, progress.current, progress.finished_at = state, None, time.time()
+            progress.end(state)
 
     def get(self, task_id: str) -> Progress | None:
         return self._items.get(task_id)
@@ -222,8 +225,7 @@ async def remove_backgrounds(
         finish(record, item.get("http_status", 200), item["time_ms"])
 
     await asyncio.gather(*(counted(index) for index in range(len(files))))
-    progress.state = TaskState.CANCELED if stop.is_set() else TaskState.COMPLETED
-    progress.current, progress.finished_at = None, time.time()
+    progress.end(TaskState.CANCELED if stop.is_set() else TaskState.COMPLETED)
     summary = {
         "quality": str(quality),
         "options": options.model_dump(exclude_defaults=True),

@@ -13,6 +13,7 @@ import fpng
 from PIL import Image
 
 from wizpix.core.errors import BadInput
+from wizpix.image.animation import gif_frame
 from wizpix.image.compose import flatten, opaque
 
 JPEG_QUALITY = 90
@@ -91,8 +92,6 @@ def encode(image: Image.Image, fmt: str, background: tuple[int, int, int, int] |
     if fmt == "zip":
         return _zip(image), "application/zip"
     if fmt == "gif":  # one bit of transparency, as an animation's frames have it
-        from wizpix.image.animation import gif_frame
-
         buffer = io.BytesIO()
         gif_frame(image.convert("RGBA")).save(buffer, "GIF", transparency=255)
         return buffer.getvalue(), "image/gif"

@@ -170,6 +170,7 @@ def render(
 
 # What changes an animation's canvas from frame to frame, or costs seconds a frame.
 NOT_FOR_ANIMATIONS = ("crop", "scale", "position", "refine")
+ANIMATED = ("webp", "png", "gif")  # png: APNG; auto (remove.bg's default): the input's own
 
 
 def check_animatable(options: OutputOptions) -> None:
@@ -189,9 +190,6 @@ def check_animatable(options: OutputOptions) -> None:
             f"an animation is written as {', '.join(ANIMATED)}, not {options.format}; or send frames=first",
             status=422,
         )
-
-
-ANIMATED = ("webp", "png", "gif")  # png: APNG; auto (remove.bg's default): the input's own
 
 
 def render_animation(

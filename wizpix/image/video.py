@@ -179,7 +179,7 @@ class VideoWriter:
         """Keep the source's sound: copied when the container takes its codec, else made again."""
         if self._zip is not None or codec is None:
             return
-        self.audio_source = av.open(str(self._source), options={"format_whitelist": DEMUXERS})
+        self.audio_source = _opened(self._source)
         self.audio_in = self.audio_source.streams.audio[0]
         self._copy_audio = codec in AUDIO_KEPT[self.fmt]
         if self._copy_audio:

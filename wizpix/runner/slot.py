@@ -45,7 +45,6 @@ class ModelSlot:
         warmup_on_startup: bool,
         warmup_blocking: bool,
         trim_after_batch: bool = False,
-        warm_runs: int = 1,
     ) -> None:
         self.role, self.name = role, name
         self._resolve, self._build = resolve, build
@@ -53,7 +52,6 @@ class ModelSlot:
         # Without ONNX Runtime's arena each inference frees ~1.5 GB of activations (ISNet):
         # hand it back. With the arena it is kept on purpose, and trimming only adds faults.
         self._trim_after_batch = trim_after_batch
-        self._warm_runs = warm_runs
         self._lock = threading.Lock()
         self.state = ModelState.IDLE
         self.warmup = WarmupState.PENDING if warmup_on_startup else WarmupState.DISABLED
@@ -106,8 +104,7 @@ class ModelSlot:
                     # ONNX Runtime's first run of a session is its slowest (kernels chosen,
                     # buffers grown): made here, not by the first request. No memory pattern is
                     # planned (see kinds.py), so one run is all it takes.
-                    for _ in range(self._warm_runs):
-                        self._checked(model, probe.reshape(1, size, size, 3))
+                    self._checked(model, probe.reshape(1, size, size, 3))
                     self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
             except Exception as error:  # noqa: BLE001 - the service runs degraded, never crashes
                 self._fail(error)

@@ -16,6 +16,7 @@ IMAGE_EXTENSIONS = frozenset(
 )
 # cut by the service's remove_video task (docs/video.md)
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "webm", "mkv"})
+INPUT_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
 def is_video(relative: str) -> bool:
@@ -33,7 +34,7 @@ def find_images(in_dir: Path, out_dir: Path | None = None) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skip)
         for name in files:
             kind = Path(name).suffix.lower().lstrip(".")
-            if not name.startswith(".") and kind in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
+            if not name.startswith(".") and kind in INPUT_EXTENSIONS:
                 found.append((here / name).relative_to(in_dir).as_posix())
     return sorted(found)
 

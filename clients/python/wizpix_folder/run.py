@@ -113,18 +113,17 @@ async def process(
         while queue:
             rel, stem = queue.pop()
             data = await asyncio.to_thread((job.in_dir / rel).read_bytes)
+            wanted = job.wanted(rel)  # the request's fields, and what the manifest records
             try:
                 if is_video(rel):
 
                     def frames_done(done: int, total: int, rel: str = rel) -> None:
                         bar.set_postfix_str(f"{Path(rel).name}: frame {done}/{total or '?'}")
 
-                    fields = {"quality": job.quality, **job.video_params}
-                    response = await cut_video(client, Path(rel).name, data, fields, job.policy, frames_done)
+                    response = await cut_video(client, Path(rel).name, data, wanted, job.policy, frames_done)
                 else:
-                    params = {"quality": job.quality, **job.params}
                     response = await post_with_retries(
-                        client, Path(rel).name, data, params, job.policy, retried
+                        client, Path(rel).name, data, wanted, job.policy, retried
                     )
                 output = stem + extension_for(response.headers.get("content-type"))
                 try:
@@ -136,7 +135,7 @@ async def process(
                 bar.write(f"failed {rel}: {failure}")
             else:
                 digest = hashlib.sha256(data).hexdigest()
-                entry = {"sha256": digest, "options": job.wanted(rel), "output": output}
+                entry = {"sha256": digest, "options": wanted, "output": output}
                 entry.update(
                     {k: response.headers[h] for k, h in KEPT_HEADERS.items() if h in response.headers}
                 )

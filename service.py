@@ -23,6 +23,7 @@ import numpy as np
 from bentoml.exceptions import NotFound
 from PIL.Image import Image
 
+from wizpix.core.connections import ConnectionMaxAge
 from wizpix.core.contract import RunnerStatus
 from wizpix.core.enums import RoleName, TaskState
 from wizpix.core.errors import ApiError
@@ -124,6 +125,7 @@ def runner_service(role: Role) -> Any:
             status: RunnerStatus = self.slot.status()
             return status.model_dump(mode="json")
 
+    Runner.add_asgi_middleware(ConnectionMaxAge, max_age_s=SETTINGS.runner_connection_max_age_s)
     return Runner
 
 
@@ -140,7 +142,10 @@ class WizPix:
     pro = bentoml.depends(ProRunner, url=ROLES[RoleName.PRO].runner_url)
 
     def __init__(self) -> None:
-        runners = {RoleName.FAST: RemoteRunner(self.fast), RoleName.PRO: RemoteRunner(self.pro)}
+        runners = {
+            RoleName.FAST: RemoteRunner(self.fast, "fast"),
+            RoleName.PRO: RemoteRunner(self.pro, "pro"),
+        }
         self.cutter = Cutter(SETTINGS, ROLES, runners)
         app.state.front.cutter = self.cutter  # what the routes receive
         start_known_series(ROLES)  # alerts can be written before the first fallback

@@ -71,22 +71,16 @@ def bentofile() -> dict:
     return yaml.safe_load((ROOT / "bentofile.yaml").read_text())
 
 
-def base_recipe(config: dict) -> tuple[str, ...]:
-    packages = (*BASE_PACKAGES, *config["docker"].get("system_packages", ()))
-    return tuple(dict.fromkeys(packages))
-
-
-def debian_base(config: dict) -> str:
-    """The base image made from Debian's packages, made once per recipe."""
-    packages = base_recipe(config)
-    recipe = hashlib.sha256(repr((packages, DPKG_EXCLUDES, UV_LAUNCHER)).encode()).hexdigest()[:12]
-    name = f"localhost/wizpix-base:bookworm-{recipe}"
-    if image_exists(name):
-        say(f"base {name}: already made")
-        return name
+def debian_image(name: str, packages: tuple[str, ...], hooks: tuple[str, ...] = ()) -> str:
+    """A Debian 12 image from the host's own Debian sources with ``packages`` on the minimal
+    base, made once per recipe (its name carries the recipe's digest)."""
+    recipe = hashlib.sha256(repr((packages, DPKG_EXCLUDES, hooks)).encode()).hexdigest()[:12]
+    image = f"localhost/{name}:bookworm-{recipe}"
+    if image_exists(image):
+        say(f"{image}: already made")
+        return image
     BUILD.mkdir(parents=True, exist_ok=True)
-    rootfs = BUILD / "base.tar"
-    launcher = f"printf '%s' '{UV_LAUNCHER}' > \"$1/usr/local/bin/uv\" && chmod 755 \"$1/usr/local/bin/uv\""
+    rootfs = BUILD / f"{name}.tar"
     command = [
         "mmdebstrap",
         "--variant=minbase",
@@ -95,7 +89,7 @@ def debian_base(config: dict) -> str:
         f"--include={','.join(packages)}",
         *(f"--dpkgopt=path-exclude={pattern}" for pattern in DPKG_EXCLUDES),
         "--dpkgopt=path-include=/usr/share/doc/*/copyright",
-        f"--customize-hook={launcher}",
+        *(f"--customize-hook={hook}" for hook in hooks),
         "bookworm",
         str(rootfs),
     ]  # no mirror given: the host's own Debian sources
@@ -106,16 +100,24 @@ def debian_base(config: dict) -> str:
         "--change",
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "--change",
-        "CMD [\"/bin/bash\"]",
+        'CMD ["/bin/bash"]',
         "--message",
         f"Debian 12 minbase with {', '.join(packages)} (mmdebstrap)",
         str(rootfs),
-        name,
+        image,
         timeout=600,
     )
     rootfs.unlink()
-    say(f"base {name}: made in {time.monotonic() - started:.0f} s")
-    return name
+    say(f"{image}: made in {time.monotonic() - started:.0f} s")
+    return image
+
+
+def debian_base(config: dict) -> str:
+    """The service's base: Python 3.11, the system packages bentofile.yaml lists, and uv's
+    launcher."""
+    packages = tuple(dict.fromkeys((*BASE_PACKAGES, *config["docker"].get("system_packages", ()))))
+    launcher = f"printf '%s' '{UV_LAUNCHER}' > \"$1/usr/local/bin/uv\" && chmod 755 \"$1/usr/local/bin/uv\""
+    return debian_image("wizpix-base", packages, (launcher,))
 
 
 def requirements_in(device: str) -> str:

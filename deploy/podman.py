@@ -53,9 +53,13 @@ def podman(*args: str, check: bool = True, timeout: float = 600, quiet: bool = T
 
 
 def image_exists(name: str) -> bool:
-    return available() and subprocess.run(
-        ["podman", "image", "exists", name], env=environment(), capture_output=True
-    ).returncode == 0
+    return (
+        available()
+        and subprocess.run(
+            ["podman", "image", "exists", name], env=environment(), capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def image_size(name: str) -> int:
@@ -63,7 +67,9 @@ def image_size(name: str) -> int:
     return int(podman("image", "inspect", "--format", "{{.Size}}", name).strip())
 
 
-def remove(containers: tuple[str, ...] = (), pods: tuple[str, ...] = (), networks: tuple[str, ...] = ()) -> None:
+def remove(
+    containers: tuple[str, ...] = (), pods: tuple[str, ...] = (), networks: tuple[str, ...] = ()
+) -> None:
     """Gone, whether they ran, stopped or never existed. Never raises."""
     for name in containers:
         subprocess.run(["podman", "rm", "-f", "-t", "2", name], env=environment(), capture_output=True)

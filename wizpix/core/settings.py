@@ -7,7 +7,6 @@ failure on the first request.
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, Validation
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wizpix.core.catalog import load_catalog
+from wizpix.core.cpus import usable_cpus
 from wizpix.core.enums import RoleName
 from wizpix.core.paths import PROJECT_ROOT
 from wizpix.core.units import mib
@@ -111,7 +111,11 @@ class Settings(BaseSettings):
         "on CUDA is `failed` with what is missing and the service `degraded`.",
     )
     inference_threads: int = Field(
-        default=0, ge=0, le=256, description="ONNX Runtime intra-op threads per runner; 0: all cores."
+        default=0,
+        ge=0,
+        le=256,
+        description="ONNX Runtime intra-op threads per runner; 0: the CPUs the runner may use (its "
+        "affinity, and its container's CPU limit).",
     )
     fast_memory_arena: bool = Field(
         default=True,
@@ -183,6 +187,22 @@ class Settings(BaseSettings):
     )
     pro_runner_url: str | None = Field(
         default=None, pattern=r"^https?://\S+$", description="The same for the pro runner."
+    )
+    connection_max_age_s: float = Field(
+        default=10,
+        ge=0,
+        le=86_400,
+        description="The front closes a client's keep-alive connection after its first answer past "
+        "this age, so that a per-connection balancer (a Kubernetes Service) in front of several "
+        "fronts spreads clients over replicas added or back since; 0: after every answer.",
+    )
+    runner_connection_max_age_s: float = Field(
+        default=0,
+        ge=0,
+        le=86_400,
+        description="The same for a runner's connections from the front: 0 (the default) closes each "
+        "after its answer, so that a per-connection balancer places every inference (a connection "
+        "costs well under a millisecond; an inference 0.1 s or more).",
     )
     mask_cache_mb: float = Field(
         default=64,
@@ -292,7 +312,7 @@ class Settings(BaseSettings):
 
     @property
     def threads(self) -> int:
-        return self.inference_threads or os.cpu_count() or 1
+        return self.inference_threads or usable_cpus()
 
     # The limits given in MB, as the code counts them.
     @property

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from wizpix.front.mask_cache import MaskCache, MaskKey
 from wizpix.front.observability import MASK_CACHE_BYTES
 from wizpix.front.pacing import Pacer
 from wizpix.front.readiness import Readiness
+from wizpix.front.runner_client import RETRIED
 from wizpix.image.animation import Animation, read_animation
 from wizpix.image.compose import model_input
 from wizpix.image.decode import decode_image
@@ -52,6 +53,7 @@ class Masks:
     cache: str | None
     route: Route
     served_by: str
+    retried: tuple[str, ...] = ()  # runner calls sent twice (wizpix.front.runner_client)
 
 
 async def _nothing() -> None:
@@ -179,8 +181,18 @@ class Cutter:
     ) -> Masks:
         """The masks of ``images`` as ``quality`` serves them, by the fallback rules: pro's
         fused with fast's (made at the same time, on the other runner), pro's alone when
-        fast cannot serve, fast's when pro cannot."""
-        uploads = uploads or [None] * len(images)
+        fast cannot serve, fast's when pro cannot; and which runner calls were sent twice."""
+        retried: list[str] = []
+        token = RETRIED.set(retried)  # shared with the tasks below, which copy the context
+        try:
+            found = await self._cut_masks(images, quality, uploads or [None] * len(images))
+        finally:
+            RETRIED.reset(token)
+        return replace(found, retried=tuple(retried)) if retried else found
+
+    async def _cut_masks(
+        self, images: list[Image.Image], quality: RoleName, uploads: list[str | None]
+    ) -> Masks:
         route, pro = Route(quality), None
         if quality is RoleName.PRO:
             pro = await self.runner_status(RoleName.PRO)
@@ -297,6 +309,8 @@ class Cutter:
             headers["X-WizPix-Frames"] = str(frames)
         if found.route.fallback_reason:
             headers["X-WizPix-Fallback"] = found.route.fallback_reason
+        if found.retried:
+            headers["X-WizPix-Retry"] = "; ".join(found.retried)
         if found.cache:
             headers["X-WizPix-Cache"] = found.cache
         pixels = facts["width"] * facts["height"] * (frames or 1)  # every frame's
@@ -306,6 +320,7 @@ class Cutter:
             "model": found.served_by,
             "fallback": found.route.fallback_reason,
             "fallback_code": found.route.fallback_code,
+            "retried": list(found.retried) or None,
             **facts,
             "megapixels": round(pixels / 1e6, 3),
             "output_bytes": len(rendered.data),

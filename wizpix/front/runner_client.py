@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -21,13 +22,17 @@ SHED_CODES = (429, 503)
 # the mask cache key): kept this long, it costs no second round trip per request.
 STATUS_TTL_S = 1.0
 log = logging.getLogger(__name__)
+# The runner calls of the request in hand that were sent twice, each as "<role>: <why>": the
+# cutter gives each request a list of its own, and says what is in it in X-WizPix-Retry.
+RETRIED: ContextVar[list[str] | None] = ContextVar("runner_calls_retried", default=None)
 
 
 class RemoteRunner:
     """Adapts a BentoML dependency to the ``RunnerClient`` contract of the front."""
 
-    def __init__(self, dependency: Any, status_ttl_s: float = STATUS_TTL_S) -> None:
+    def __init__(self, dependency: Any, role: str = "runner", status_ttl_s: float = STATUS_TTL_S) -> None:
         self._dependency = dependency
+        self._role = role
         self._status_ttl_s = status_ttl_s
         self._status: tuple[float, RunnerStatus] | None = None
 
@@ -57,15 +62,19 @@ class RemoteRunner:
         return masks
 
     async def _predict_once_more_on_disconnect(self, images: np.ndarray) -> np.ndarray:
-        """A pooled keep-alive connection the runner has just closed fails on reuse (seen
-        under load as ServerDisconnectedError, 7 in 390 requests; and as ClientOSError, a
-        reset, on the second connection of the dispatcher training's first pair, idle since
-        warmup). Inference is a pure function of its input, so one retry on a fresh
-        connection is safe."""
+        """A connection lost mid-call: a pooled keep-alive connection the runner has just
+        closed (seen under load as ServerDisconnectedError, 7 in 390 requests; as
+        ClientOSError, a reset, on a connection idle since warmup), or a runner replica
+        that died with the call on it (a balancer sends the new connection to a live one).
+        Inference is a pure function of its input, so one retry on a fresh connection is
+        safe; the request's answer says it happened."""
         try:
             return await self._dependency.to_async.predict(images=images)
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
-            log.warning("runner connection failed (%s); retrying once", type(error).__name__)
+            why = f"connection lost ({type(error).__name__}), sent again"
+            log.warning("%s runner %s", self._role, why)
+            if (retried := RETRIED.get()) is not None:
+                retried.append(f"{self._role}: {why}")
             return await self._dependency.to_async.predict(images=images)
 
     async def status(self) -> RunnerStatus:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from wizpix.core.connections import ConnectionMaxAge
 from wizpix.core.settings import Settings
 from wizpix.core.units import MIB
 from wizpix.front.envelope import Envelope
@@ -122,11 +123,14 @@ Service = TypeVar("Service")
 
 
 def guarded_by(app: FastAPI) -> Callable[[Service], Service]:
-    """A decorator for the BentoML service that mounts ``app``: the table before every route."""
+    """A decorator for the BentoML service that mounts ``app``: the table before every route,
+    and keep-alive connections that end (wizpix.core.connections), as the runners have."""
 
     def install(service: Service) -> Service:
         front = app.state.front
         service.add_asgi_middleware(Guards, settings=front.settings, load=front.load)  # type: ignore[attr-defined]
+        max_age_s = front.settings.connection_max_age_s
+        service.add_asgi_middleware(ConnectionMaxAge, max_age_s=max_age_s)  # type: ignore[attr-defined]
         return service
 
     return install

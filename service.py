@@ -137,9 +137,10 @@ ProRunner = runner_service(ROLES[RoleName.PRO])
 @bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
-    # With FAST_RUNNER_URL / PRO_RUNNER_URL set, the runners run elsewhere (scaled apart).
-    fast = bentoml.depends(FastRunner, url=ROLES[RoleName.FAST].runner_url)
-    pro = bentoml.depends(ProRunner, url=ROLES[RoleName.PRO].runner_url)
+    # Scaled apart, each runner is a process of its own elsewhere: BentoML's own
+    # `start-http-server --depends wizpix-fast=URL` points the front at it (deploy/kubernetes.yaml).
+    fast = bentoml.depends(FastRunner)
+    pro = bentoml.depends(ProRunner)
 
     def __init__(self) -> None:
         runners = {

@@ -191,6 +191,17 @@ def bentoml_command(target: str, port: int) -> list[str]:
     return [str(BENTOML), "serve", target, "--port", str(port), "--host", "127.0.0.1"]
 
 
+def service_alone_command(service: str, port: int, depends: dict[str, str] | None = None) -> list[str]:
+    """One service of service:WizPix started alone by BentoML's own `start-http-server` (what
+    the image runs for each Deployment of deploy/kubernetes.yaml), its dependencies at URLs."""
+    links = [f"--depends={name}={url}" for name, url in (depends or {}).items()]
+    return [
+        sys.executable, "-m", "bentoml_cli._internal.start", "start-http-server",
+        f"--service-name={service}", *links, f"--working-dir={ROOT}",
+        "--host=127.0.0.1", f"--port={port}", "service:WizPix",
+    ]  # fmt: skip
+
+
 @contextmanager
 def bentoml_serve(
     log_dir: Path, target: str = "service:WizPix", cwd: Path = ROOT, **env: str

@@ -32,7 +32,6 @@ class Role:
     memory_arena: bool
     threads: int
     cpu_nice: int  # 0: normal; higher: yields the CPU to the other runner (see wizpix/runner/priority.py)
-    runner_url: str | None  # set: the runner runs elsewhere and the front calls it there
     device: str = "auto"  # DEVICE: auto, cpu or cuda (wizpix/runner/device.py)
 
     @property
@@ -88,7 +87,6 @@ def build_roles(settings: Settings, catalog: Catalog) -> dict[RoleName, Role]:
             memory_arena=setting(name, "memory_arena"),
             threads=settings.threads,
             cpu_nice=setting(name, "cpu_nice"),
-            runner_url=setting(name, "runner_url"),
             device=settings.device,
         )
         for name in RoleName

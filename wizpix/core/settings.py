@@ -178,16 +178,6 @@ class Settings(BaseSettings):
         description="Requests in progress at once per front worker; more get `503 overloaded` "
         "before their body is read.",
     )
-    # Runners deployed on their own (e.g. one Kubernetes Deployment each, scaled apart):
-    # the front then calls them at these URLs instead of starting them itself.
-    fast_runner_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://\S+$",
-        description="Reach the fast runner here instead of starting it (runners deployed apart).",
-    )
-    pro_runner_url: str | None = Field(
-        default=None, pattern=r"^https?://\S+$", description="The same for the pro runner."
-    )
     connection_max_age_s: float = Field(
         default=10,
         ge=0,

@@ -7,7 +7,8 @@ PORT ?= 3000
 # plain `bentoml models list` / `bentoml build` / `bentoml serve` sees them.
 export BENTOML_DO_NOT_TRACK ?= true
 
-.PHONY: install install-gpu models test-models test-tools serve test test-unit bench soak eval lint clean
+.PHONY: install install-gpu models test-models test-tools serve test test-unit bench soak eval lint clean \
+	image-tools image deploy-local deploy-local-down
 
 $(VENV)/.installed: requirements.lock requirements-eval.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +46,9 @@ test-tools:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium nodejs; }
 
-test: test-models test-tools
+test: test-models test-tools image
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	WIZPIX_IMAGE=$(IMAGE) $(PY) -m pytest
 
 test-unit: install  ## no server, no weights: under a minute
 	$(PY) -m pytest tests/unit
@@ -76,5 +77,29 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The service's OCI image, built by Podman from the project's files (deploy/image.py):
+# `make image` (wizpix:latest), IMAGE=name:tag, BASE_IMAGE=an image of your own with Python
+# 3.11 (else a base is made from Debian's packages), DEVICE=cuda for ONNX Runtime's GPU build.
+IMAGE ?= $(if $(filter cuda,$(DEVICE)),wizpix:cuda,wizpix:latest)
+BASE_IMAGE ?=
+ENGINE_PACKAGES := podman runc netavark aardvark-dns iptables catatonit uidmap mmdebstrap curl iproute2
+image-tools:  ## Podman and what it needs on Debian, from Debian's packages
+	@[ "$$(dpkg-query -W -f='$${db:Status-Abbrev}\n' $(ENGINE_PACKAGES) 2>/dev/null | grep -c '^ii')" \
+	  = "$(words $(ENGINE_PACKAGES))" ] || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends $(ENGINE_PACKAGES); }
+
+image: models image-tools
+	$(PY) -m deploy.image --tag $(IMAGE) --device $(if $(filter cuda,$(DEVICE)),cuda,cpu) \
+	  $(if $(BASE_IMAGE),--base $(BASE_IMAGE))
+
+# deploy/kubernetes.yaml on Podman: the front on localhost:$(PORT), each runner in its own
+# containers, HAProxy as the Services (deploy/local.py); deploy-local-down removes it all.
+deploy-local: image
+	$(PY) -m deploy.local up --image $(IMAGE) --port $(PORT)
+
+deploy-local-down: install
+	$(PY) -m deploy.local down
+
 clean:
-	rm -rf $(VENV) .venv-rembg .bentoml models/*.onnx .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-rembg .bentoml build models/*.onnx .pytest_cache .ruff_cache

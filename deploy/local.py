@@ -65,7 +65,7 @@ def documents(path: Path = MANIFEST) -> list[dict]:
 
 def deployments(docs: list[dict], image: str, replicas: dict[str, int]) -> list[dict]:
     """The manifest's Deployments as kube play runs them here: the local image, any replica
-    counts given, no host ports."""
+    counts given, no host ports, no liveness probes."""
     played = []
     for doc in docs:
         if doc["kind"] != "Deployment":
@@ -76,8 +76,11 @@ def deployments(docs: list[dict], image: str, replicas: dict[str, int]) -> list[
         for container in doc["spec"]["template"]["spec"]["containers"]:
             container["image"] = image
             # Podman 4.3 publishes a containerPort on the host's same port (Kubernetes does
-            # not): the pods' ports are reached on the network instead.
+            # not): the pods' ports are reached on the network instead. Its liveness checks
+            # need systemd's timers, which these machines do not run: left out (a crashed
+            # container is restarted by the pod's restart policy all the same).
             container.pop("ports", None)
+            container.pop("livenessProbe", None)
         played.append(doc)
     return played
 
@@ -136,42 +139,47 @@ resolvers podman
   hold obsolete 1s
 """
 
-TASK_ROUTING = """\
-  # BentoML keeps a task in the front process that took it: its later calls go there.
-  stick-table type string len 64 size 100k expire 24h
-  http-request set-var(txn.submit) str(1) if { path_end /submit }
-  http-request wait-for-body time 2s if { path /batch_progress }
-  stick match url_param(task_id)
-  stick match req.body,json_query('$.task_id') if { path /batch_progress }
-  http-response wait-for-body time 10s if { var(txn.submit) -m found }
-  stick store-response res.body,json_query('$.task_id') if { var(txn.submit) -m found }
+TASK_MAP = "/etc/haproxy/tasks.map"
+# BentoML keeps a task in the front process that took it, so the ingress sends its later calls
+# there: a submit's answer names the task, kept in a map (task id → that front's own
+# backend); a call that names a task (query task_id, or batch_progress's JSON body) goes
+# where the map says. A stick table cannot do it: HAProxy stores its entries before a
+# response's body can be read.
+TASK_ROUTING = f"""\
+  acl submitted var(txn.submit) -m found
+  http-request set-var(txn.submit) str(1) if {{ path_end /submit }}
+  http-request wait-for-body time 2s if {{ path /batch_progress }}
+  http-request set-var(txn.task) url_param(task_id)
+  http-request set-var(txn.task) req.body,json_query('$.task_id') if {{ path /batch_progress }}
+  use_backend %[var(txn.task),map({TASK_MAP})] if {{ var(txn.task),map({TASK_MAP}) -m found }}
+  http-response wait-for-body time 10s if submitted
+  http-response set-map({TASK_MAP}) %[res.body,json_query('$.task_id')] task-%[srv_name] if submitted
 """
+SERVER_OPTIONS = "resolvers podman init-addr last,libc,none"
 
 
 def haproxy_config(backend: Backend) -> str:
-    """HAProxy's configuration for one Service: TCP per connection, or the HTTP ingress."""
-    mode = "http" if backend.service == INGRESS else "tcp"
-    lines = [
-        GLOBAL,
-        f"listen {backend.service}",
-        f"  mode {mode}",
-        "  bind :3000",
-        # kube-proxy in IPVS mode with its least-connection scheduler; the ingress per request
-        f"  balance {'roundrobin' if mode == 'http' else 'leastconn'}",
+    """HAProxy's configuration for one Service: TCP per connection (kube-proxy in IPVS mode,
+    least connections), or the ingress: HTTP per request, round robin, tasks routed."""
+    check = [
         f"  option httpchk GET {backend.probe_path}",
         "  http-check expect status 200",
+        f"  default-server check inter {backend.probe_period_s}s downinter 1s rise 1 fall 2 {SERVER_OPTIONS}",
+        *(f"  server {pod} {pod}:{backend.target_port}" for pod in backend.pods),
     ]
-    if mode == "tcp":
-        lines.append("  option tcplog")
+    if backend.service != INGRESS:
+        lines = [f"listen {backend.service}", "  mode tcp", "  option tcplog", "  bind :3000"]
+        lines += ["  balance leastconn", *check]
     else:
-        lines += ["  option httplog", TASK_ROUTING.rstrip("\n")]
-    period = backend.probe_period_s
-    lines.append(
-        f"  default-server check inter {period}s downinter 1s rise 1 fall 2"
-        " resolvers podman init-addr last,libc,none"
-    )
-    lines += [f"  server {pod} {pod}:{backend.target_port}" for pod in backend.pods]
-    return "\n".join(lines) + "\n"
+        lines = [f"frontend {backend.service}", "  mode http", "  option httplog", "  bind :3000"]
+        lines += [TASK_ROUTING.rstrip("\n"), f"  default_backend {backend.service}", ""]
+        lines += [f"backend {backend.service}", "  mode http", "  balance roundrobin", *check]
+        for pod in backend.pods:  # one backend per front, its health that of its server above
+            lines += ["", f"backend task-{pod}", "  mode http"]
+            lines.append(
+                f"  server {pod} {pod}:{backend.target_port} track {backend.service}/{pod} {SERVER_OPTIONS}"
+            )
+    return GLOBAL + "\n" + "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -199,12 +207,14 @@ def up(image: str, port: int, replicas: dict[str, int], workdir: Path) -> Deploy
     say(f"kube play: {counts}")
     podman("kube", "play", "--network", NETWORK, str(manifest), timeout=300)
     for backend in found:
-        config = workdir / f"{backend.service}.cfg"
-        config.write_text(haproxy_config(backend))
+        folder = workdir / backend.service
+        folder.mkdir(exist_ok=True)
+        (folder / "haproxy.cfg").write_text(haproxy_config(backend))
+        (folder / Path(TASK_MAP).name).write_text("")  # filled at run time, in memory
         published = ["--publish", f"{port}:3000"] if backend.service == INGRESS else []
         podman(
             "run", "--detach", "--name", backend.service, "--network", NETWORK, *published,
-            "--volume", f"{config}:/etc/haproxy/haproxy.cfg:ro", "--user", "haproxy",
+            "--volume", f"{folder}:/etc/haproxy:ro", "--user", "haproxy",
             balancer_image, "haproxy", "-f", "/etc/haproxy/haproxy.cfg", "-db",
         )  # fmt: skip
     return Deployment(f"http://127.0.0.1:{port}", played, tuple(b.service for b in found))

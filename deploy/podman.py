@@ -17,8 +17,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINERS_CONF = ROOT / "deploy" / "image" / "containers.conf"
-# what `make image-tools` installs from Debian's packages (as root, on a fresh machine)
-ENGINE_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "iptables", "mmdebstrap", "uidmap")
 
 
 class EngineMissing(RuntimeError):

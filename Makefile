@@ -60,8 +60,9 @@ test-unit: install  ## no server, no weights: under a minute
 	touch $@
 
 BENCH_ARGS ?=
-bench: test-models .venv-rembg/.installed  ## e.g. BENCH_ARGS="--fast-requests 4 --pro-requests 2" for a quick run
+bench: test-models .venv-rembg/.installed image  ## e.g. BENCH_ARGS="--fast-requests 4 --pro-requests 2" for a quick run
 	$(PY) loadtest/bench.py --rembg .venv-rembg/bin/rembg $(BENCH_ARGS)
+	$(PY) loadtest/deploy_bench.py --image $(IMAGE) --docs
 
 soak: test-models  ## the documented soak: 5 minutes, 8 users; refreshes its section of docs/operations.md
 	$(PY) loadtest/soak.py --docs

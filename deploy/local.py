@@ -220,6 +220,21 @@ def up(image: str, port: int, replicas: dict[str, int], workdir: Path) -> Deploy
     return Deployment(f"http://127.0.0.1:{port}", played, tuple(b.service for b in found))
 
 
+def pod_address(container: str) -> str:
+    """Where the host reaches a pod's container: its pod's address on the network."""
+    pod = container.rsplit("-", 1)[0]
+    infra = podman("pod", "inspect", "--format", "{{.InfraContainerID}}", pod).strip()
+    template = "{{.NetworkSettings.Networks." + NETWORK + ".IPAddress}}"
+    return podman("inspect", "--format", template, infra).strip()
+
+
+def inferences(container: str) -> int:
+    """Masks the runner in ``container`` has made so far, from its own /metrics."""
+    text = httpx.get(f"http://{pod_address(container)}:3000/metrics", timeout=10).text
+    sums = [line for line in text.splitlines() if line.startswith("wizpix_batch_size_sum")]
+    return int(sum(float(line.split()[-1]) for line in sums))
+
+
 def wait_ready(url: str, timeout: float = 300) -> dict:
     """Until the front, through its ingress, says status ok."""
     deadline = time.monotonic() + timeout

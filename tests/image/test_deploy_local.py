@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from deploy.local import Deployment, deployed
+from deploy.local import Deployment, deployed, inferences, pod_address
 from deploy.podman import podman
 from tests.conftest import free_port
 
@@ -33,21 +33,6 @@ PRO = ("wizpix-pro-pod-0-pro", "wizpix-pro-pod-1-pro")
 def deployment(image: str) -> Iterator[Deployment]:
     with deployed(image, free_port()) as running:
         yield running
-
-
-def address(container: str) -> str:
-    """Where the host reaches a pod's container: its pod's address on the deployment's network."""
-    infra = podman("pod", "inspect", "--format", "{{.InfraContainerID}}", container.rsplit("-", 1)[0])
-    return podman(
-        "inspect", "--format", "{{.NetworkSettings.Networks.wizpix.IPAddress}}", infra.strip()
-    ).strip()
-
-
-def inferences(container: str) -> int:
-    """Masks the runner in ``container`` has made so far (its own /metrics)."""
-    text = httpx.get(f"http://{address(container)}:3000/metrics", timeout=10).text
-    counts = [line for line in text.splitlines() if line.startswith("wizpix_batch_size_sum")]
-    return int(sum(float(line.split()[-1]) for line in counts))
 
 
 class Uploads:
@@ -124,7 +109,7 @@ def test_a_replica_killed_mid_load_fails_no_request_and_its_return_is_used(
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://{address(victim)}:3000/readyz", timeout=5).status_code == 200:
+            if httpx.get(f"http://{pod_address(victim)}:3000/readyz", timeout=5).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
@@ -148,7 +133,7 @@ def test_a_task_submitted_through_the_ingress_is_read_through_it(
     # it lives in one front: asked directly, the other has never heard of it
     known = [
         httpx.get(
-            f"http://{address(front)}:3000/remove_backgrounds/status", params={"task_id": task_id}
+            f"http://{pod_address(front)}:3000/remove_backgrounds/status", params={"task_id": task_id}
         ).status_code
         for front in deployment.containers("wizpix-front")
     ]

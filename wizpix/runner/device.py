@@ -6,8 +6,9 @@ makes a CPU session all the same and says why only on stderr, from C++. So:
 
 - ``cpu``: the CPU, whatever is installed.
 - ``cuda``: strict. The CUDA provider must be in the build, its library must load (the
-  error names the missing one, such as ``libcublasLt.so.13``), and the session made must
-  run on it; else the model is ``failed`` with that message and the service ``degraded``.
+  error names the missing one: ``libcuda.so.1``, the driver, on a machine without a GPU),
+  and the session made must run on it; else the model is ``failed`` with that message and
+  the service ``degraded``.
 - ``auto``: CUDA when all of that holds, else the CPU, with the reason in the log.
 """
 
@@ -38,6 +39,12 @@ def cuda_problem() -> str | None:
             "(make install-gpu, docs/operations.md)"
         )
     library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        # CUDA and cuDNN from their PyPI wheels (requirements-gpu.txt): ONNX Runtime finds them
+        # only when loaded first. Without it, the GPU image reported its own libcublasLt
+        # missing, where what a machine without a GPU lacks is the driver (libcuda.so.1).
+        preload(cuda=True, cudnn=True, msvc=False)
     try:
         ctypes.CDLL(str(library))
     except OSError as error:  # names the first library missing, e.g. libcublasLt.so.13

@@ -47,7 +47,6 @@ from photos import bench_inputs  # noqa: E402
 from loadtest.harness import free_port, start, start_wizpix  # noqa: E402
 from scripts.docs_tables import DOCS, replace_section  # noqa: E402
 from wizpix.core.catalog import load_catalog  # noqa: E402
-from wizpix.runner.tensors import normalize  # noqa: E402
 
 RESULTS = ROOT / "loadtest" / "results"
 MODEL_FILES = {"fast": ROOT / "models" / "u2netp.onnx", "pro": ROOT / "models" / "isnet-general-use.onnx"}
@@ -383,7 +382,7 @@ def bench_bare(inputs: dict[str, tuple[bytes, str]], counts: dict[str, int]) -> 
     for quality, path in MODEL_FILES.items():
         pre = catalog.require(CATALOG_NAMES[quality]).preprocess
         model_file = load_store_path(CATALOG_NAMES[quality]) if quality == "pro" else str(path)
-        tensor = normalize(np.full((1, pre.size, pre.size, 3), 128, np.uint8), pre)
+        tensor = pre.normalize(np.full((1, pre.size, pre.size, 3), 128, np.uint8))
         for streams in (1, 2):
             sessions = []
             for _ in range(streams):

@@ -47,9 +47,8 @@ def sender(url: str, failures: list[str]):
             )
             served = answer.headers.get("x-wizpix-quality")
             if answer.status_code != 200 or served != quality:
-                failures.append(
-                    f"{answer.status_code} {served}: {answer.headers.get('x-wizpix-fallback') or answer.text[:200]}"
-                )
+                why = answer.headers.get("x-wizpix-fallback") or answer.text[:200]
+                failures.append(f"{answer.status_code} {served}: {why}")
                 return False
             return True
 

@@ -14,7 +14,7 @@ from wizpix.core.errors import BadInput
 from wizpix.image.compose import compose_cutout, model_input, resize_mask, subject_bbox
 from wizpix.image.decode import decode_image
 from wizpix.image.encode import encode_png
-from wizpix.runner.tensors import activate, mock_alpha, normalize, to_uint8
+from wizpix.runner.tensors import activate, mock_alpha, to_uint8
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -81,7 +81,7 @@ def test_normalize_matches_rembg_recipe_for_u2netp() -> None:
     image = rng.integers(0, 200, (pre.size, pre.size, 3), dtype=np.uint8)
     fake = SimpleNamespace(inner_session=SimpleNamespace(get_inputs=lambda: [SimpleNamespace(name="x")]))
     theirs = BaseSession.normalize(fake, Image.fromarray(image), pre.mean, pre.std, (pre.size, pre.size))["x"]
-    ours = normalize(image[None], pre)
+    ours = pre.normalize(image[None])
     assert ours.shape == (1, 3, pre.size, pre.size) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -90,7 +90,7 @@ def test_normalize_unit_scale_with_mean_and_std() -> None:
     pre = load_catalog().require("birefnet-portrait").preprocess
     white = np.full((1, 2, 2, 3), 255, np.uint8)
     expected = (1.0 - np.asarray(pre.mean)) / np.asarray(pre.std)
-    np.testing.assert_allclose(normalize(white, pre)[0, :, 0, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(pre.normalize(white)[0, :, 0, 0], expected, rtol=1e-6)
 
 
 def test_activations() -> None:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wizpix.core.enums import RoleName
@@ -30,6 +31,19 @@ class Preprocess(_Frozen):
     scale: Literal["max", "unit"]
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+
+    def normalize(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 NxHxWx3 → float32 Nx3xHxW, scaled and standardised as declared: what the
+        graph is fed, at run time and when an int8 build is calibrated."""
+        x = batch.astype(np.float32)
+        if self.scale == "max":
+            peak = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1, 1)
+            x /= np.maximum(peak, 1e-6)
+        else:
+            x /= 255.0
+        x -= np.asarray(self.mean, dtype=np.float32)
+        x /= np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 class Postprocess(_Frozen):

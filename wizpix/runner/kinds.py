@@ -24,7 +24,7 @@ from wizpix.core.catalog import ModelSpec
 from wizpix.core.contract import check_images
 from wizpix.core.roles import Role
 from wizpix.runner.device import check_session, providers
-from wizpix.runner.tensors import activate, mock_alpha, normalize, to_uint8
+from wizpix.runner.tensors import activate, mock_alpha, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class OnnxMaskModel:
         check_images(batch, self.input_size)
         masks = []
         for image in batch:
-            tensor = normalize(image[None], self.spec.preprocess)
+            tensor = self.spec.preprocess.normalize(image[None])
             raw = self.session.run([self.output_name], {self.input_name: tensor})[0]
             masks.append(to_uint8(activate(raw[:, 0], self.spec.postprocess))[0])
         return np.stack(masks)

@@ -1,25 +1,12 @@
-"""Tensors of the runner: a model-sized uint8 batch in, float tensors to the graph, masks
-back to uint8. Every recipe detail comes from the manifest's ``Preprocess`` and
-``Postprocess``; the mock model's mask is here too."""
+"""Tensors of the runner: a graph's raw output to masks in uint8, as the manifest's
+``Postprocess`` declares (its input side is ``Preprocess.normalize``); the mock model's mask
+is here too."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from wizpix.core.catalog import Postprocess, Preprocess
-
-
-def normalize(batch: np.ndarray, pre: Preprocess) -> np.ndarray:
-    """uint8 NxHxWx3 → float32 Nx3xHxW, scaled and standardised as the spec declares."""
-    x = batch.astype(np.float32)
-    if pre.scale == "max":
-        peak = x.reshape(len(x), -1).max(axis=1).reshape(-1, 1, 1, 1)
-        x /= np.maximum(peak, 1e-6)
-    else:
-        x /= 255.0
-    x -= np.asarray(pre.mean, dtype=np.float32)
-    x /= np.asarray(pre.std, dtype=np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+from wizpix.core.catalog import Postprocess
 
 
 def activate(raw: np.ndarray, post: Postprocess) -> np.ndarray:

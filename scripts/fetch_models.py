@@ -66,7 +66,7 @@ def _fetch(spec: ModelSpec, settings: Settings) -> bool:
     except FetchError as error:
         print(f"ERROR {error}\n{_how_to_fix(spec, settings)}", file=sys.stderr)
         return False
-    tag, created = import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source)
+    tag, created = import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source, spec.int8)
     action = "downloaded" if fetched.downloaded else "already present"
     print(f"{spec.name}: {action}, sha256 {fetched.sha256}, store {tag}{' (imported)' if created else ''}")
     return True

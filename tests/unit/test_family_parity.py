@@ -26,6 +26,7 @@ from wizpix.core.roles import Role, build_roles
 from wizpix.core.settings import Settings
 from wizpix.image.compose import model_input, resize_mask
 from wizpix.runner.kinds import KINDS
+from wizpix.weights.store import Weights
 
 IMAGENET_MEAN, IMAGENET_STD, UNIT_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), (1.0, 1.0, 1.0)
 
@@ -95,6 +96,10 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+def own_file(path: Path) -> Weights:
+    return Weights(path, "unverified", "a test's stand-in")
+
+
 def role_for(spec: ModelSpec, path: Path) -> Role:
     """The role a user's file gets from <ROLE>_MODEL_NAME=<family> and <ROLE>_MODEL_PATH."""
     settings = Settings(fast_model_name="mock", pro_model_name="mock", inference_threads=1)
@@ -104,7 +109,7 @@ def role_for(spec: ModelSpec, path: Path) -> Role:
 
 def wizpix_mask(spec: ModelSpec, path: Path, image: Image.Image) -> np.ndarray:
     """As served: the front's resize, the kind class a user's file gets, the mask scaled back."""
-    model = KINDS[spec.kind](role_for(spec, path), path)
+    model = KINDS[spec.kind](role_for(spec, path), own_file(path))
     pre = spec.preprocess
     mask = model.predict(model_input(image, pre.size, pre.resample)[None])[0]
     return resize_mask(mask, image.size, pre.resample).astype(np.int16)
@@ -204,7 +209,7 @@ def test_every_family_of_rembg_is_in_the_catalogue() -> None:
 def test_every_model_runs_a_file_with_its_interface_through_its_kind(name: str, tmp_path: Path) -> None:
     spec = load_catalog().require(name)
     path = standin_for(name, spec.preprocess.size, tmp_path)
-    masks = KINDS[spec.kind](role_for(spec, path), path).predict(
+    masks = KINDS[spec.kind](role_for(spec, path), own_file(path)).predict(
         np.zeros((2, spec.preprocess.size, spec.preprocess.size, 3), np.uint8)
     )
     assert masks.shape == (2, spec.preprocess.size, spec.preprocess.size) and masks.dtype == np.uint8
@@ -229,6 +234,6 @@ def test_a_file_that_does_not_fit_its_family_is_refused_saying_what_and_why(
     size = wrong.pop("size", spec.preprocess.size)
     path = build_standin(tmp_path / "mine.onnx", size, **wrong)
     with pytest.raises(InterfaceMismatch) as caught:
-        KINDS[spec.kind](role_for(spec, path), path)
+        KINDS[spec.kind](role_for(spec, path), own_file(path))
     message = str(caught.value)
     assert f"does not fit the {name} family: expected" in message and found in message

@@ -51,6 +51,28 @@ class Postprocess(_Frozen):
     stretch: bool = False  # per-image min-max stretch after the activation (rembg's way)
 
 
+class Int8Recipe(_Frozen):
+    """How an eight-bit build of an ``onnx``-kind model is derived from its fp32 graph at
+    import (wizpix/weights/int8.py): ONNX Runtime's static quantization, QDQ format,
+    calibrated on ordinary photographs that are in no evaluation set."""
+
+    method: Literal["minmax", "entropy", "percentile"] = "minmax"
+    activations: Literal["uint8", "int8"] = "uint8"
+    weights: Literal["int8", "uint8"] = "int8"
+    per_channel: bool = True
+    reduce_range: bool = False
+    # scikit-image's bundled photographs, by the name of their function in skimage.data
+    calibration: tuple[str, ...] = Field(min_length=1)
+
+    def describe(self) -> str:
+        kind = "per-channel" if self.per_channel else "per-tensor"
+        reduced = ", reduced range" if self.reduce_range else ""
+        return (
+            f"ONNX Runtime static quantization, QDQ, {kind} {self.weights} weights, {self.activations} "
+            f"activations{reduced}, {self.method} calibration on {len(self.calibration)} photographs"
+        )
+
+
 class _Checksummed(_Frozen):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     md5: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
@@ -128,6 +150,7 @@ class ModelSpec(_Frozen):
     preprocess: Preprocess
     postprocess: Postprocess
     sources: tuple[Source, ...] = ()
+    int8: Int8Recipe | None = None  # an eight-bit build made at import, where it was measured to pay
 
     @property
     def has_weights(self) -> bool:

@@ -37,6 +37,8 @@ class RunnerStatus(BaseModel):
     stored_sha256: str | None = None  # what runs, when the import rewrote it (fp16 → fp32)
     input_size: int | None = None
     provider: str | None = None
+    build: str | None = None  # fp32, or int8: the eight-bit build made at import
+    build_reason: str | None = None  # why that build (PRO_PRECISION, or auto's timing)
     warmup: WarmupState | None = None
     timings: dict[str, float] = Field(default_factory=dict)
     served: int = 0

@@ -15,7 +15,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from wizpix.core.catalog import Catalog, ModelSpec, load_catalog
+from wizpix.core.catalog import Catalog, Int8Recipe, ModelSpec, load_catalog
 from wizpix.core.enums import RoleName
 from wizpix.core.settings import Settings, get_settings
 
@@ -33,6 +33,7 @@ class Role:
     threads: int
     cpu_nice: int  # 0: normal; higher: yields the CPU to the other runner (see wizpix/runner/priority.py)
     device: str = "auto"  # DEVICE: auto, cpu or cuda (wizpix/runner/device.py)
+    precision: str = "fp32"  # auto, fp32 or int8: which build runs (wizpix/runner/precision.py)
 
     @property
     def service_name(self) -> str:
@@ -64,6 +65,14 @@ class Role:
     def path_variable(self) -> str:
         return f"{self.name.upper()}_MODEL_PATH"
 
+    @property
+    def int8_recipe(self) -> Int8Recipe | None:
+        """The eight-bit build its weights get at import: the family's recipe, for a user's
+        own file only when its precision asks for int8."""
+        if self.model_path is not None and self.precision != "int8":
+            return None
+        return self.model.int8
+
     def fetch_hint(self) -> str:
         """The command that gets this role its weights."""
         if self.model_path:
@@ -88,6 +97,7 @@ def build_roles(settings: Settings, catalog: Catalog) -> dict[RoleName, Role]:
             threads=settings.threads,
             cpu_nice=setting(name, "cpu_nice"),
             device=settings.device,
+            precision=settings.pro_precision if name is RoleName.PRO else "fp32",
         )
         for name in RoleName
     }

@@ -18,7 +18,7 @@ def build_model(role: Role, weights: Weights | None) -> MaskModel:
     kind = KINDS.get(role.model.kind)
     if kind is None:
         raise ValueError(f"{role.model.name}: unknown kind {role.model.kind!r} (known: {', '.join(KINDS)})")
-    return kind(role, weights.path if weights else None)
+    return kind(role, weights)
 
 
 def build_slot(role: Role, settings: Settings) -> ModelSlot:

@@ -24,7 +24,9 @@ from wizpix.core.catalog import ModelSpec
 from wizpix.core.contract import check_images
 from wizpix.core.roles import Role
 from wizpix.runner.device import check_session, providers
-from wizpix.runner.tensors import activate, mock_alpha, to_uint8
+from wizpix.runner.precision import Precision, fixed, timed_choice
+from wizpix.runner.tensors import activate, mock_alpha, to_uint8, warmup_probe
+from wizpix.weights.store import Weights
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,9 @@ class MaskModel(Protocol):
     name: str
     input_size: int
     provider: str
+    precision: Precision  # which build runs, and why
 
-    def __init__(self, role: Role, path: Path | None) -> None: ...
+    def __init__(self, role: Role, weights: Weights | None) -> None: ...
 
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
@@ -97,32 +100,58 @@ def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.Session
     return options
 
 
-class OnnxMaskModel:
-    """Bare ONNX Runtime, every recipe detail taken from the spec."""
+def _no_int8(role: Role) -> str:
+    """Why a model has no eight-bit build to run."""
+    if role.model.int8 is None:
+        return f"no int8 build: the {role.model.name} family has no int8 recipe in the manifest"
+    if role.model_path is not None:
+        return "no int8 build: your own weights get one only when PRO_PRECISION=int8"
+    return "no int8 build in its store entry (imported by an older WizPix: run make models)"
 
-    def __init__(self, role: Role, path: Path | None) -> None:
+
+class OnnxMaskModel:
+    """Bare ONNX Runtime, every recipe detail taken from the spec; the fp32 graph or the
+    eight-bit build made at import, as PRO_PRECISION says (wizpix/runner/precision.py)."""
+
+    def __init__(self, role: Role, weights: Weights | None) -> None:
         import onnxruntime as ort
 
-        if path is None:
+        if weights is None:
             raise ValueError(f"{role.model.name} needs a weights file")
         spec = role.model
         self.name = role.model_id
         self.spec = spec
         self.input_size = spec.preprocess.size
-        self.session = ort.InferenceSession(
-            str(path), _session_options(role.threads, role.memory_arena), providers=providers(role.device)
-        )
-        check_interface(self.session, spec)
+
+        def session(path: Path) -> Any:
+            options = _session_options(role.threads, role.memory_arena)
+            made = ort.InferenceSession(str(path), options, providers=providers(role.device))
+            check_interface(made, spec)
+            return made
+
+        self.precision = fixed(role.precision, weights.int8 is not None, _no_int8(role))
+        if self.precision is None:  # auto, with both builds at hand: timed on this CPU
+            assert weights.int8 is not None
+            fp32, int8 = session(weights.path), session(weights.int8)
+            tensor = spec.preprocess.normalize(warmup_probe(self.input_size))
+            self.precision = timed_choice(
+                lambda: self._run(fp32, tensor), lambda: self._run(int8, tensor), role.threads
+            )
+            self.session = fp32 if self.precision.build == "fp32" else int8
+            del fp32, int8  # the build not chosen goes now, not at the next collection
+        else:
+            self.session = session(weights.path if self.precision.build == "fp32" else weights.int8)
         self.provider = check_session(self.session, role.device)
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = self.session.get_outputs()[0].name
+
+    @staticmethod
+    def _run(session: Any, batch: np.ndarray) -> np.ndarray:
+        return session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: batch})[0]
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         check_images(batch, self.input_size)
         masks = []
         for image in batch:
-            tensor = self.spec.preprocess.normalize(image[None])
-            raw = self.session.run([self.output_name], {self.input_name: tensor})[0]
+            raw = self._run(self.session, self.spec.preprocess.normalize(image[None]))
             masks.append(to_uint8(activate(raw[:, 0], self.spec.postprocess))[0])
         return np.stack(masks)
 
@@ -158,10 +187,13 @@ class RembgMaskModel:
     """rembg's own session class for the model's family, fed our verified file: its recipe
     is rembg's by construction (fast's alpha equals ``rembg.remove()``'s, tested)."""
 
-    def __init__(self, role: Role, path: Path | None) -> None:
+    precision = Precision("fp32", "rembg's session runs the published graph")
+
+    def __init__(self, role: Role, weights: Weights | None) -> None:
         sessions = rembg_sessions()
-        if path is None:
+        if weights is None:
             raise ValueError(f"{role.model.name} needs a weights file")
+        path = weights.path
         spec = role.model
         family = sessions[spec.rembg_session or spec.name]
         # Same class, same recipe; only where the weights come from is ours.
@@ -186,8 +218,9 @@ class MockMaskModel:
     """No weights: alpha is the distance to the border colour. Deterministic, for tests."""
 
     provider = "none (mock)"
+    precision = Precision("fp32", "no weights (mock)")
 
-    def __init__(self, role: Role, path: Path | None = None) -> None:
+    def __init__(self, role: Role, weights: Weights | None = None) -> None:
         self.name = role.model.name
         self.input_size = role.model.preprocess.size
         self.delay_s = role.model.mock_delay_ms / 1000  # a slow model, for load-shedding tests

@@ -20,6 +20,7 @@ from wizpix.core.enums import ModelState, RoleName, WarmupState
 from wizpix.core.memory import release_free_memory
 from wizpix.runner.kinds import MaskModel
 from wizpix.runner.metrics import BATCH_SIZE, INFERENCE_SECONDS
+from wizpix.runner.tensors import warmup_probe
 from wizpix.weights.store import Weights, WeightsMissing
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,10 @@ class ModelSlot:
                 self.timings["load_s"] = round(time.perf_counter() - started, 3)
                 if warm:
                     started = time.perf_counter()
-                    size = model.input_size
-                    probe = np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8)
                     # ONNX Runtime's first run of a session is its slowest (kernels chosen,
                     # buffers grown): made here, not by the first request. No memory pattern is
                     # planned (see kinds.py), so one run is all it takes.
-                    self._checked(model, probe.reshape(1, size, size, 3))
+                    self._checked(model, warmup_probe(model.input_size))
                     self.timings["warmup_inference_s"] = round(time.perf_counter() - started, 3)
             except Exception as error:  # noqa: BLE001 - the service runs degraded, never crashes
                 self._fail(error)
@@ -112,9 +111,11 @@ class ModelSlot:
             self.model = model
             self.state = ModelState.READY
             log.info(
-                "%s model %s ready (%s) from %s",
+                "%s model %s ready, %s build (%s; %s) from %s",
                 self.role,
                 self.name,
+                model.precision.build,
+                model.precision.reason,
                 self.timings,
                 self.weights.source if self.weights else "no weights",
             )
@@ -163,6 +164,8 @@ class ModelSlot:
             stored_sha256=weights.stored_sha256 if weights else None,
             input_size=model.input_size if model else None,
             provider=model.provider if model else None,
+            build=model.precision.build if model else None,
+            build_reason=model.precision.reason if model else None,
             warmup=self.warmup,
             timings=dict(self.timings),
             served=self.served,

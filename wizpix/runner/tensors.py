@@ -36,3 +36,9 @@ def mock_alpha(batch: np.ndarray) -> np.ndarray:
         distance = np.linalg.norm(rgb - np.median(border, axis=0), axis=-1)
         out[index] = np.clip((distance - 24.0) / 48.0, 0.0, 1.0)
     return out
+
+
+def warmup_probe(size: int) -> np.ndarray:
+    """A 1×S×S×3 uint8 batch, the same every time: what a model runs at warmup (and what
+    PRO_PRECISION=auto times both builds on)."""
+    return np.linspace(0, 255, size * size * 3, dtype=np.float32).astype(np.uint8).reshape(1, size, size, 3)

@@ -16,9 +16,10 @@ from pathlib import Path
 import bentoml
 from bentoml.exceptions import NotFound
 
-from wizpix.core.catalog import ModelSpec
+from wizpix.core.catalog import Int8Recipe, ModelSpec
 from wizpix.core.roles import Role
 from wizpix.weights.fp16 import widen_fp16
+from wizpix.weights.int8 import quantize
 from wizpix.weights.sources import FetchError, digest_file, fetch_model
 
 log = logging.getLogger(__name__)
@@ -38,28 +39,42 @@ class Weights:
     sha256: str  # the file as published (or as the user gave it): what a user can check
     source: str  # provenance for /health; never a local path
     stored_sha256: str | None = None  # what runs, when the import rewrote it (fp16 → fp32)
+    int8: Path | None = None  # the eight-bit build made at import, checked like the rest
+    int8_recipe: str | None = None  # how it was made (method, calibration)
 
 
 # Bumped when what an import writes changes: an older entry is imported again.
 # 2: fp16 weights widened to fp32 (wizpix/weights/fp16.py).
-IMPORT_VERSION = 2
+# 3: an eight-bit build beside the fp32 graph, where the family has a recipe (int8.py).
+IMPORT_VERSION = 3
 
 
-def import_to_store(name: str, spec: ModelSpec, path: Path, sha256: str, source: str) -> tuple[str, bool]:
+def _current(tag: str, int8: Int8Recipe | None) -> bool:
+    """The entry exists, written by this version, with an int8 build when one is wanted."""
+    try:
+        existing = bentoml.models.get(tag)
+    except NotFound:
+        return False
+    meta = existing.info.metadata
+    if meta.get("import_version") == IMPORT_VERSION and (int8 is None or "int8" in meta):
+        return True
+    log.info("re-importing %s (imported by an older WizPix, or without the int8 build now wanted)", tag)
+    bentoml.models.delete(tag)
+    return False
+
+
+def import_to_store(
+    name: str, spec: ModelSpec, path: Path, sha256: str, source: str, int8: Int8Recipe | None = None
+) -> tuple[str, bool]:
     """Import a verified file as ``name:sha256-prefix``; returns (tag, created).
 
     ``name`` is the model's own for catalogue weights, ``<family>-custom`` for a user's file;
     the family's recipe travels in the metadata either way. The tag keeps the published
-    file's checksum; the metadata's ``sha256`` is the stored file's, which a runner checks."""
+    file's checksum; the metadata's ``sha256`` is the stored file's, which a runner checks.
+    With ``int8``, the eight-bit build derived from the stored fp32 graph goes beside it."""
     tag = f"{name}:{sha256[:20]}"
-    try:
-        existing = bentoml.models.get(tag)
-        if existing.info.metadata.get("import_version") == IMPORT_VERSION:
-            return str(existing.tag), False
-        log.info("re-importing %s (imported by an older WizPix)", tag)
-        bentoml.models.delete(tag)
-    except NotFound:
-        pass
+    if _current(tag, int8):
+        return tag, False
     file = spec.file or f"{spec.name}.onnx"
     with tempfile.TemporaryDirectory(prefix="wizpix-import-") as scratch:
         widened = widen_fp16(path, Path(scratch) / file)
@@ -75,11 +90,31 @@ def import_to_store(name: str, spec: ModelSpec, path: Path, sha256: str, source:
             "file": file,
             "import_version": IMPORT_VERSION,
         }
+        eight_bit = Path(scratch) / f"{Path(file).stem}.int8.onnx"
+        if int8 is not None:
+            metadata["int8"] = quantize(stored, eight_bit, int8, spec.preprocess).metadata()
         labels = {"project": "wizpix", "family": spec.name}
         with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
             shutil.copyfile(stored, Path(model.path) / file)
-    log.info("imported %s into the BentoML model store%s", tag, f" ({conversion})" if conversion else "")
+            if int8 is not None:
+                shutil.copyfile(eight_bit, Path(model.path) / eight_bit.name)
+    made = ", ".join(what for what in (conversion, "int8 build made" if int8 else None) if what)
+    log.info("imported %s into the BentoML model store%s", tag, f" ({made})" if made else "")
     return tag, True
+
+
+def _checked(model: bentoml.Model, file: object, expected: object) -> tuple[Path, str]:
+    """A file of the entry and its sha256, refused unless it is the one recorded."""
+    path = Path(model.path) / str(file)
+    if not path.is_file():
+        raise WeightsCorrupt(f"store entry {model.tag} has no file {file}")
+    actual = digest_file(path).sha256
+    if actual != str(expected or ""):
+        raise WeightsCorrupt(
+            f"store entry {model.tag}: {file} sha256 {actual[:16]}… does not match the recorded "
+            f"{str(expected)[:16]}…"
+        )
+    return path, actual
 
 
 def _from_store(tag: str) -> Weights | None:
@@ -88,18 +123,18 @@ def _from_store(tag: str) -> Weights | None:
     except NotFound:
         return None
     meta = model.info.metadata
-    path = Path(model.path) / str(meta.get("file"))
-    expected = str(meta.get("sha256", ""))
-    if not path.is_file():
-        raise WeightsCorrupt(f"store entry {model.tag} has no weights file")
-    actual = digest_file(path).sha256
-    if actual != expected:
-        raise WeightsCorrupt(
-            f"store entry {model.tag}: sha256 {actual[:16]}… does not match the recorded {expected[:16]}…"
-        )
+    path, actual = _checked(model, meta.get("file"), meta.get("sha256"))
+    int8 = meta.get("int8")
+    int8_path = _checked(model, int8["file"], int8["sha256"])[0] if isinstance(int8, dict) else None
     published = str(meta.get("source_sha256") or actual)
-    stored = actual if actual != published else None
-    return Weights(path, published, f"bentoml store {model.tag} (from {meta.get('source', '?')})", stored)
+    return Weights(
+        path,
+        published,
+        f"bentoml store {model.tag} (from {meta.get('source', '?')})",
+        actual if actual != published else None,
+        int8_path,
+        f"{int8['recipe']}; ONNX Runtime {int8['onnxruntime']}" if int8_path else None,
+    )
 
 
 def import_user_file(role: Role) -> tuple[str, bool]:
@@ -109,7 +144,8 @@ def import_user_file(role: Role) -> tuple[str, bool]:
     if not path.is_file():
         raise WeightsMissing(f"{role.path_variable}: no file {path.name} there")
     sha256 = digest_file(path).sha256
-    return import_to_store(role.store_name, role.model, path, sha256, f"local file {path.name}")
+    source = f"local file {path.name}"
+    return import_to_store(role.store_name, role.model, path, sha256, source, role.int8_recipe)
 
 
 def resolve_weights(role: Role, model_dir: Path, allow_remote: bool) -> Weights:
@@ -134,7 +170,7 @@ def resolve_weights(role: Role, model_dir: Path, allow_remote: bool) -> Weights:
             f"ALLOW_REMOTE_DOWNLOAD=false; run: {role.fetch_hint()}"
         ) from None
     # through the store, so what runs is what an import writes (fp32, checked)
-    tag, _ = import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source)
+    tag, _ = import_to_store(spec.name, spec, fetched.path, fetched.sha256, fetched.source, spec.int8)
     weights = _from_store(tag)
     assert weights is not None
     return weights

@@ -44,6 +44,11 @@ class RunnerStatus(BaseModel):
     served: int = 0
     batches: int = 0
 
+    def label(self, model_id: str) -> str:
+        """The model as X-WizPix-Model names it: ``@int8`` when its eight-bit build runs (no
+        suffix: the published graph)."""
+        return f"{model_id}@int8" if self.build == "int8" else model_id
+
     @property
     def device(self) -> str | None:
         """What the model runs on, as X-WizPix-Device says it: cpu, cuda, none (the mock)."""

@@ -127,7 +127,7 @@ class Cutter:
         if weights is None:  # not resolved yet, or unreachable: nothing to vouch for a mask
             return None
         model = self.roles[role]
-        return MaskKey(upload, model.model_id, model.recipe_digest, weights)
+        return MaskKey(upload, status.label(model.model_id), model.recipe_digest, weights)
 
     def _fused(self, pro: Inferred, fast: Inferred) -> Inferred:
         """pro's masks and fast's, fused at pro's size (see wizpix.image.masks)."""
@@ -199,9 +199,9 @@ class Cutter:
             route = choose_route(quality, pro.state, self.settings.auto_fallback_fast, pro.error)
             if route.fallback_reason:
                 log.warning("pro request served by fast: %s (%s)", route.fallback_reason, pro.error)
-        served_by = self.roles[route.role].model_id
         fast_result: Inferred | BaseException | None = None
-        if route.role is RoleName.PRO:
+        if route.role is RoleName.PRO and pro is not None:
+            served_by = pro.label(self.roles[RoleName.PRO].model_id)  # the build that runs
             fusing = self.fusing
             pro_result, fast_result = await asyncio.gather(
                 self._infer(RoleName.PRO, images, uploads, pro),

@@ -28,6 +28,7 @@ def health_report(models: dict[RoleName, RunnerStatus], settings: Settings) -> d
         "device": provider,  # ONNX Runtime's provider name (each model says its device too)
         "devices": {str(role): status.device for role, status in models.items()},
         "device_setting": settings.device,
+        "precision_setting": settings.pro_precision,  # each model says its build and why
         "models": {str(role): status.model_dump(mode="json") for role, status in models.items()},
         "warmup": {
             "on_startup": settings.warmup_on_startup,

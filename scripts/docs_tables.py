@@ -87,8 +87,9 @@ def models_table(catalog: Catalog | None = None) -> str:
         size = f"{spec.size_mb:g} MB" if spec.size_mb else "—"
         licence = spec.licence if spec.commercial_use else f"**non-commercial**: {spec.licence}"
         sources = "; ".join(_source(source) for source in spec.sources) or "none"
+        kind = f"{spec.kind} (+ int8 build, {spec.int8.method})" if spec.int8 else spec.kind
         lines.append(
-            f"| `{spec.name}`{default}{aliases} | {', '.join(spec.roles)} | {spec.kind} | "
+            f"| `{spec.name}`{default}{aliases} | {', '.join(spec.roles)} | {kind} | "
             f"{spec.preprocess.size}² | {size} | {licence} | {sources} |"
         )
     return "\n".join(lines) + "\n"

@@ -43,6 +43,8 @@ def _list(catalog: Catalog) -> None:
         flag = f"{NON_COMMERCIAL}: " if not spec.commercial_use else ""
         print(f"    licence: {flag}{spec.licence}")
         print(f"    recipe: {spec.recipe}")
+        if spec.int8:
+            print(f"    int8 build at import: {spec.int8.describe()} ({', '.join(spec.int8.calibration)})")
         for source in spec.sources:
             checksum = f"sha256 {source.sha256}" if source.sha256 else f"md5 {source.md5}"
             print(f"    source: {source.describe()} ({checksum})")

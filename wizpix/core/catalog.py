@@ -152,6 +152,12 @@ class ModelSpec(_Frozen):
     sources: tuple[Source, ...] = ()
     int8: Int8Recipe | None = None  # an eight-bit build made at import, where it was measured to pay
 
+    @model_validator(mode="after")
+    def _int8_only_for_onnx(self) -> ModelSpec:
+        if self.int8 is not None and self.kind != "onnx":
+            raise ValueError(f"{self.name}: an int8 recipe needs kind onnx (which runs it), not {self.kind}")
+        return self
+
     @property
     def has_weights(self) -> bool:
         return self.file is not None

@@ -44,14 +44,19 @@ def fixed(setting: str, has_int8: bool, why_none: str) -> Precision | None:
     return None
 
 
-def timed_choice(fp32: Callable[[], object], int8: Callable[[], object], threads: int) -> Precision:
+def timed_choice(
+    fp32: Callable[[], object],
+    int8: Callable[[], object],
+    threads: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Precision:
     """Run each build twice, interleaved; keep int8 where its second run is clearly faster."""
     seconds: dict[str, list[float]] = {"fp32": [], "int8": []}
     for _ in range(2):
         for name, run in (("fp32", fp32), ("int8", int8)):
-            started = time.perf_counter()
+            started = clock()
             run()
-            seconds[name].append(time.perf_counter() - started)
+            seconds[name].append(clock() - started)
     fp32_s, int8_s = seconds["fp32"][-1], seconds["int8"][-1]
     figures = f"int8 {int8_s:.2f} s, fp32 {fp32_s:.2f} s an image on {threads} thread(s)"
     if int8_s <= MARGIN * fp32_s:

@@ -56,7 +56,8 @@ def calibration_photos(names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
     photos = {}
     for name in names:
-        array = np.asarray(getattr(data, name)())
+        loaded = getattr(data, name)()
+        array = np.asarray(loaded[0] if isinstance(loaded, tuple) else loaded)  # a stereo pair: its left
         if array.ndim == 2:
             array = np.stack([array] * 3, axis=-1)
         photos[name] = np.ascontiguousarray(array[..., :3], dtype=np.uint8)
@@ -113,8 +114,9 @@ def quantize(source: Path, target: Path, recipe: Int8Recipe, pre: Preprocess) ->
     }
     with tempfile.TemporaryDirectory(prefix="wizpix-int8-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"
-        # shapes inferred and the graph folded first, as ONNX Runtime advises before quantizing
-        quant_pre_process(str(source), str(prepared), skip_optimization=False)
+        # shapes inferred and the graph folded first, as ONNX Runtime advises before quantizing;
+        # ONNX's own shape inference suffices for fixed input sizes (the symbolic one needs sympy)
+        quant_pre_process(str(source), str(prepared), skip_optimization=False, skip_symbolic_shape=True)
         import onnx
 
         input_name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name

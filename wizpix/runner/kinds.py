@@ -36,6 +36,7 @@ class MaskModel(Protocol):
     input_size: int
     provider: str
     precision: Precision  # which build runs, and why
+    warmed: bool  # its making already ran it (auto's timing): no warmup run needed
 
     def __init__(self, role: Role, weights: Weights | None) -> None: ...
 
@@ -130,6 +131,7 @@ class OnnxMaskModel:
             return made
 
         self.precision = fixed(role.precision, weights.int8 is not None, _no_int8(role))
+        self.warmed = self.precision is None
         if self.precision is None:  # auto, with both builds at hand: timed on this CPU
             assert weights.int8 is not None
             fp32, int8 = session(weights.path), session(weights.int8)
@@ -188,6 +190,7 @@ class RembgMaskModel:
     is rembg's by construction (fast's alpha equals ``rembg.remove()``'s, tested)."""
 
     precision = Precision("fp32", "rembg's session runs the published graph")
+    warmed = False
 
     def __init__(self, role: Role, weights: Weights | None) -> None:
         sessions = rembg_sessions()
@@ -219,6 +222,7 @@ class MockMaskModel:
 
     provider = "none (mock)"
     precision = Precision("fp32", "no weights (mock)")
+    warmed = False
 
     def __init__(self, role: Role, weights: Weights | None = None) -> None:
         self.name = role.model.name

@@ -98,7 +98,7 @@ class ModelSlot:
                 started = time.perf_counter()
                 model = self._build(self.weights)
                 self.timings["load_s"] = round(time.perf_counter() - started, 3)
-                if warm:
+                if warm and not model.warmed:
                     started = time.perf_counter()
                     # ONNX Runtime's first run of a session is its slowest (kernels chosen,
                     # buffers grown): made here, not by the first request. No memory pattern is

@@ -8,7 +8,8 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "loadtest"))
 
-from bench import CONCURRENCY, IN_A_ROW, Cell, markdown, targets
+import bench
+from bench import CONCURRENCY, FP32, IN_A_ROW, Cell, markdown, targets
 
 INPUTS = ("512² PNG", "1920×1280 JPEG", "4032×3024 JPEG")
 
@@ -22,6 +23,7 @@ def cells(ours: float, theirs: float, bare: dict[str, float]) -> list[Cell]:
                     runs = (rate, 1.1 * rate, 0.9 * rate) if (quality, name, c) in IN_A_ROW else ()
                     out.append(Cell(system, quality, name, c, 8, rate, 1.0 * c, 1.1 * c, 0, runs))
     out += [Cell("bare ORT", q, "any (model input)", 1, 8, rate, 0.2, 0.2, 0) for q, rate in bare.items()]
+    out.append(Cell(FP32, "pro", "1920×1280 JPEG", 1, 8, ours / 2, 2.5, 2.6, 0))  # pro before int8
     return out
 
 
@@ -41,7 +43,8 @@ FOLDER = {
 }
 
 
-def test_targets_compare_the_right_cells() -> None:
+def test_targets_compare_the_right_cells(monkeypatch) -> None:
+    monkeypatch.setitem(bench.PRO_BUILD, "build", "int8")
     goals = dict(
         (goal, (value, met))
         for goal, value, met in targets(
@@ -52,7 +55,14 @@ def test_targets_compare_the_right_cells() -> None:
     assert goals["fast, 12 MP JPEG, c=4: ≥ 3× rembg s, 3 runs in a row"] == ("2.73×, 3.00×, 2.45×", False)
     assert goals["fast, 12 MP JPEG, c=4: no request refused"] == ("0 refused in 3 runs", True)
     assert goals["fast, 512² PNG, c=4: ≥ 0.9× bare inference"] == ("0.94×", True)
-    assert goals["pro, 1920×1280 JPEG, c=2: ≥ 1.2× rembg s"] == ("3.00×", True)
+    # where the int8 build runs, pro must reach 2× rembg s; 0.9× one bare session of that build
+    assert goals["pro (int8), 1920×1280 JPEG, c=2: ≥ 2× rembg s (fp32)"] == ("3.00×", True)
+    assert goals["pro, 1920×1280 JPEG, c=2: ≥ 0.9× a bare session of the same int8 graph"] == ("1.00×", True)
+    # c=1: our p50 (1.0 s) against the fp32 build's (2.5 s)
+    assert goals["pro, 1920×1280 JPEG, c=1: seconds per image ≤ 0.5× the fp32 build's"] == (
+        "1.00 s vs 2.50 s = 0.40×",
+        True,
+    )
     assert goals["p95 at top concurrency ≤ 4× p50 at c=1 (worst cell)"] == ("4.40×", False)
     assert goals["memory of all service processes after the benchmark ≤ 1.5 GB"] == ("1400 MB", True)
     assert goals["fast, 512² PNG, c=4, new uploads: p95 ≤ 1.3× p50"] == ("1.10×", True)
@@ -66,8 +76,15 @@ def test_markdown_reports_every_cell_and_verdict() -> None:
     goals = targets(data, memory_after_mb=1600, tiers=TIERS)
     tiers = {"WizPix": TIERS, "rembg s": {**TIERS, "repeat edit: first / repeat": 1.0}}
     text = markdown(data, {"WizPix": (2 * 2**30, 1600 * 2**20)}, goals, tiers, FOLDER)
-    assert text.count("| fast |") == 6 and text.count("| pro |") == 6
+    assert text.count("| fast |") == 6 and text.count("| pro |") == 6  # our cells, rembg's beside
     assert "| fast, 12 MP JPEG, c=4: ≥ 3× rembg s, 3 runs in a row | 0.45×, 0.50×, 0.41× | **no** |" in text
     assert "WizPix 2048 / 1600 MB" in text and "Failed requests: 0." in text
     assert "| repeat edit: first / repeat | 20.00 | 1.00 |" in text
     assert "`rembg p` 1.00 img/s: **2.00×** from command start to exit (1.50× leaving out" in text
+
+
+def test_where_auto_keeps_fp32_pro_is_held_to_1_2x_rembg(monkeypatch) -> None:
+    monkeypatch.setitem(bench.PRO_BUILD, "build", "fp32")
+    data = cells(ours=1.1, theirs=1.0, bare={"fast": 3.2, "pro": 3.0})
+    goals = {goal: (value, met) for goal, value, met in targets(data, 1400, TIERS)}
+    assert goals["pro (fp32), 1920×1280 JPEG, c=2: ≥ 1.2× rembg s (fp32)"] == ("1.10×", False)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import alpha_of
 from tests.unit.test_frontend import Crashing, InProcess
-from wizpix.core.catalog import load_catalog
+from wizpix.core.catalog import Pairing, load_catalog
 from wizpix.core.enums import RoleName
 from wizpix.core.roles import build_roles
 from wizpix.core.settings import Settings
@@ -54,7 +54,8 @@ def two_model_cutter(pro_kind: type = InProcess, **overrides: object) -> Cutter:
     """Mock on both runners, the pro one under another name: two models to fuse."""
     settings = Settings(fast_model_name="mock", pro_model_name="mock", warmup_on_startup=False, **overrides)
     roles = build_roles(settings, load_catalog())
-    other = roles[RoleName.PRO].model.model_copy(update={"name": "mock-pro"})
+    pairing = Pairing(fast="mock", measured="a test's pair")  # as the manifest declares ISNet's
+    other = roles[RoleName.PRO].model.model_copy(update={"name": "mock-pro", "fuse_with": (pairing,)})
     roles[RoleName.PRO] = dataclasses.replace(roles[RoleName.PRO], model=other)
     runners = {
         RoleName.FAST: InProcess(settings, roles[RoleName.FAST]),

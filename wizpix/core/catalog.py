@@ -73,6 +73,15 @@ class Int8Recipe(_Frozen):
         )
 
 
+class Pairing(_Frozen):
+    """A fast model this pro model's mask is fused with by default, because ``make eval``
+    measured the pair better than either alone: what was measured travels with it."""
+
+    fast: str
+    gain: float = Field(default=3.0, ge=1, le=16, description="the contrast curve after the mean")
+    measured: str
+
+
 class _Checksummed(_Frozen):
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     md5: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
@@ -151,6 +160,7 @@ class ModelSpec(_Frozen):
     postprocess: Postprocess
     sources: tuple[Source, ...] = ()
     int8: Int8Recipe | None = None  # an eight-bit build made at import, where it was measured to pay
+    fuse_with: tuple[Pairing, ...] = ()  # pro: the fast models it is fused with by default
 
     @model_validator(mode="after")
     def _int8_only_for_onnx(self) -> ModelSpec:
@@ -164,6 +174,9 @@ class ModelSpec(_Frozen):
 
     def serves(self, role: RoleName) -> bool:
         return role in self.roles
+
+    def pairing(self, fast: str) -> Pairing | None:
+        return next((pair for pair in self.fuse_with if pair.fast == fast), None)
 
     def metadata(self) -> dict[str, object]:
         """What the BentoML store keeps beside the weights (and /health may show)."""

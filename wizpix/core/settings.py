@@ -62,19 +62,20 @@ class Settings(BaseSettings):
         description="Serve `pro` requests with `fast` when pro cannot serve (`X-WizPix-Fallback` says "
         "why); `false` answers `503 pro_unavailable`.",
     )
-    pro_fuse_fast: bool = Field(
-        default=True,
-        description="`pro` fuses its model's mask with `fast`'s on the same photo (their mean, then "
-        "`PRO_FUSION_GAIN`): better than either alone on every eval set (docs/quality.md), for one "
-        "fast inference more; without a servable fast model (or with the same model on both) pro "
-        "serves its own mask.",
+    pro_fuse_fast: Literal["auto", "true", "false"] = Field(
+        default="auto",
+        description="Whether `pro` fuses its model's mask with `fast`'s on the same photo (their mean, "
+        "then the contrast curve). `auto`: where the pro model's manifest entry lists the fast model "
+        "as measured better together (ISNet with u2netp), never for your own weights; `true` or "
+        "`false` force it, for experiments. Without a servable fast model pro serves its own mask.",
     )
-    pro_fusion_gain: float = Field(
-        default=3.0,
+    pro_fusion_gain: float | None = Field(
+        default=None,
         ge=1,
         le=16,
         description="The contrast curve after fusion, a^k / (a^k + (1-a)^k): 1 keeps the mean; higher "
-        "pushes pixels the two models agree on to clear background and clear foreground.",
+        "pushes pixels the two models agree on to clear background and clear foreground. Unset: the "
+        "pairing's measured gain (3).",
     )
     warmup_on_startup: bool = Field(
         default=True, description="Load each model and run one inference in the background at start."
@@ -277,6 +278,13 @@ class Settings(BaseSettings):
         if value not in allowed:
             raise ValueError(f"not a {role} model of the catalogue (allowed: {', '.join(allowed)})")
         return value
+
+    @field_validator("pro_fuse_fast", mode="before")
+    @classmethod
+    def _auto_or_a_boolean(cls, value: object) -> object:
+        words = {"1": "true", "yes": "true", "on": "true", "0": "false", "no": "false", "off": "false"}
+        text = str(value).strip().lower()
+        return words.get(text, text)
 
     @field_validator("image_url_allow_hosts")
     @classmethod

@@ -22,6 +22,7 @@ from wizpix.core.catalog import Preprocess
 from wizpix.core.contract import RunnerClient, RunnerStatus, check_masks
 from wizpix.core.enums import ModelState, RoleName
 from wizpix.core.errors import ApiError, Unavailable
+from wizpix.core.fusion import fusion_for
 from wizpix.core.memory import release_free_memory
 from wizpix.core.roles import Role
 from wizpix.core.settings import Settings
@@ -79,12 +80,7 @@ class Cutter:
         self.masks = MaskCache(settings.mask_cache_bytes)
         self.readiness = Readiness(list(runners), self.runner_status)
         self.pacers = {role: Pacer(str(role)) for role in runners}
-
-    @property
-    def fusing(self) -> bool:
-        """pro fuses fast's mask with its own: when asked, and fast runs another model."""
-        models = {self.roles[role].model_id for role in RoleName}
-        return self.settings.pro_fuse_fast and len(models) == len(RoleName)
+        self.fusion = fusion_for(settings, roles)  # whether pro fuses fast's mask, and why
 
     async def runner_status(self, role: RoleName) -> RunnerStatus:
         """The runner's own word on its model, or unreachable."""
@@ -97,6 +93,7 @@ class Cutter:
         statuses = await asyncio.gather(*(self.runner_status(role) for role in RoleName))
         report = health_report(dict(zip(RoleName, statuses, strict=True)), self.settings)
         report["warmup"]["ready_s"] = {str(role): s for role, s in self.readiness.ready_s.items()}
+        report["fusion"] = self.fusion.as_dict()
         return report
 
     async def _unavailable(self, role: RoleName) -> Unavailable | None:
@@ -134,7 +131,7 @@ class Cutter:
         (masks, spec, pro_cache), (others, _, fast_cache) = pro, fast
         caches = {pro_cache, fast_cache}
         cache = None if None in caches else "hit" if caches == {"hit"} else "miss"
-        gain = self.settings.pro_fusion_gain
+        gain = self.fusion.gain
         return [fuse(m, o, gain, spec.resample) for m, o in zip(masks, others, strict=True)], spec, cache
 
     async def _infer(
@@ -202,7 +199,7 @@ class Cutter:
         fast_result: Inferred | BaseException | None = None
         if route.role is RoleName.PRO and pro is not None:
             served_by = pro.label(self.roles[RoleName.PRO].model_id)  # the build that runs
-            fusing = self.fusing
+            fusing = self.fusion.partner is not None
             pro_result, fast_result = await asyncio.gather(
                 self._infer(RoleName.PRO, images, uploads, pro),
                 self._infer(RoleName.FAST, images, uploads) if fusing else _nothing(),

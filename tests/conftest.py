@@ -104,6 +104,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+def pro_label(server: Server) -> str:
+    """What X-WizPix-Model says of a default pro answer on this server: ISNet in the build its
+    runner chose (PRO_PRECISION=auto times them on this CPU), fused with u2netp."""
+    build = server.health()["models"]["pro"]["build"]
+    return f"isnet-general-use{'@int8' if build == 'int8' else ''}+u2netp"
+
+
 def alpha_of(png: bytes) -> np.ndarray:
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.mode == "RGBA", (image.format, image.mode)

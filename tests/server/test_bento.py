@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BENTOML, BENTOML_STORE, ROOT, Server, bentoml_serve
+from tests.conftest import BENTOML, BENTOML_STORE, ROOT, Server, bentoml_serve, pro_label
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 
@@ -85,6 +85,6 @@ def test_the_built_bento_serves_a_cutout(bento_tag: str, tmp_path: Path, astrona
             )
             page = client.get("/ui")
         assert response.status_code == 200
-        assert response.headers["x-wizpix-model"] == "isnet-general-use+u2netp"  # fused with fast
+        assert response.headers["x-wizpix-model"] == pro_label(server)  # fused with fast
         assert page.status_code == 200 and "Remove background" in page.text
     assert isinstance(server, Server)

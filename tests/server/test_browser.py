@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import Server
+from tests.conftest import Server, pro_label
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 
@@ -63,7 +63,7 @@ def test_demo_page_cuts_out_a_photograph_and_downloads_a_transparent_png(
     page.select_option("#quality", "pro")
     page.click("#go")
     page.wait_for_selector("#served", timeout=120_000)
-    assert page.inner_text("#served").startswith("served by pro (isnet-general-use+u2netp)")
+    assert page.inner_text("#served").startswith(f"served by pro ({pro_label(real_server)})")
     assert page.inner_text("#error") == ""
     shown = page.evaluate(
         "[document.getElementById('result').naturalWidth, document.getElementById('original').naturalWidth]"

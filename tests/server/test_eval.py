@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT, Server, pro_label
 
 pytestmark = pytest.mark.server
 EVAL = ROOT / "loadtest" / "eval.py"
@@ -71,7 +71,7 @@ def test_a_handful_of_real_pairs_through_the_real_weights(real_server: Server, t
     for tier in ("service fast", "service pro", "rembg u2netp", "rembg isnet-general-use"):
         assert {(tier, "ecssd"), (tier, "alphamatting")} <= systems, systems
     pro = next(run for run in record["runs"] if run["system"] == "service pro")
-    assert pro["model"] == "isnet-general-use+u2netp"
+    assert pro["model"] == pro_label(real_server)
     ecssd = {run["system"]: run for run in record["runs"] if run["set"] == "ecssd"}
     assert 0 <= ecssd["service pro"]["MAE"] < 0.2 and ecssd["rembg u2netp"]["MAE"] == pytest.approx(
         ecssd["service fast"]["MAE"], abs=1e-3

@@ -37,7 +37,7 @@ from wizpix.front.bentoml_api import (
     RemoveVideoInput,
     answer,
     request_options,
-    request_role,
+    request_quality,
     video_headers,
 )
 from wizpix.front.cutter import Cutter
@@ -219,7 +219,7 @@ class WizPix:
         started = time.perf_counter()
         progress = self.batches.start(task_id, None)  # frames: known once the clip is opened
         try:
-            role, chosen = request_role(quality), VideoOptions.parse(options)
+            role, chosen = request_quality(quality), VideoOptions.parse(options)
             data, media_type, served = await remove_video(
                 self.cutter,
                 video,

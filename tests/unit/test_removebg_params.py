@@ -16,7 +16,7 @@ FILE = {"image_file": "<file>"}
 
 def test_defaults_are_remove_bg_s() -> None:
     parsed = parse(dict(FILE), RoleName.PRO)
-    assert parsed.source == "image_file" and parsed.quality is RoleName.PRO and parsed.type == "auto"
+    assert parsed.source == "image_file" and parsed.quality == "pro" and parsed.type == "auto"
     options = parsed.options
     assert options.format == "auto" and options.output == "cutout" and options.max_megapixels == 0.25
     assert not options.crop and options.bg_color is None and parsed.bg_image is None
@@ -73,7 +73,7 @@ def test_every_output_parameter_reaches_the_options() -> None:
         and options.scale == "80%"
         and options.position == "50% 100%"
     )
-    assert options.bg_color == "81d4fa77" and parsed.quality is RoleName.FAST and parsed.type == "product"
+    assert options.bg_color == "81d4fa77" and parsed.quality == "fast" and parsed.type == "product"
 
 
 def test_crop_margin_is_capped_at_500px_and_50_percent() -> None:

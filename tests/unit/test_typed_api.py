@@ -16,7 +16,7 @@ from wizpix.front.tasks import task_status, upload_names
 def test_options_are_checked_as_remove_bg_checks_them() -> None:
     # BentoML hands multipart fields over JSON-decoded: numbers and booleans, not text
     role, options = request_options("pro", {"crop": True, "crop_margin": 4, "max_size": "512"})
-    assert role is RoleName.PRO and options.crop and options.crop_margin == "4" and options.max_size == 512
+    assert role == RoleName.PRO and options.crop and options.crop_margin == "4" and options.max_size == 512
     for quality, fields, where in (("ultra", {}, "quality"), ("fast", {"format": "tiff"}, "format")):
         with pytest.raises(ApiError) as refused:
             request_options(quality, fields)

@@ -10,10 +10,19 @@ from enum import StrEnum
 
 
 class RoleName(StrEnum):
-    """The two tiers a client can ask for with ``quality``."""
+    """The two tiers: a runner each, and what served a request."""
 
     FAST = "fast"
     PRO = "pro"
+
+
+class Quality(StrEnum):
+    """What a client asks for with ``quality``: a tier, or ``auto``: fast, and pro as well
+    where fast's mask is unsure (AUTO_THRESHOLD)."""
+
+    FAST = "fast"
+    PRO = "pro"
+    AUTO = "auto"
 
 
 class ModelState(StrEnum):

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         "pushes pixels the two models agree on to clear background and clear foreground. Unset: the "
         "pairing's measured gain (3).",
     )
+    auto_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="`quality=auto` serves fast's cutout when its uncertainty is at most this, and "
+        "escalates to pro above it (docs/quality.md draws error against time for every threshold).",
+    )
     warmup_on_startup: bool = Field(
         default=True, description="Load each model and run one inference in the background at start."
     )

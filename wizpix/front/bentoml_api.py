@@ -14,6 +14,7 @@ arrives as a number), and OutputOptions coerces them as the query string's text 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import bentoml
 from pydantic import BaseModel, Field, ValidationError, create_model
 from starlette.responses import JSONResponse, Response
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import Quality, RoleName
 from wizpix.core.errors import ApiError, problems
 from wizpix.front.answers import cutout_response, error_response
 from wizpix.front.cutter import Cutout
@@ -41,6 +42,14 @@ def _loose(model: type[BaseModel]) -> dict[str, Any]:
 
 _OPTIONS: dict[str, Any] = _loose(OutputOptions)
 _QUALITY = (
+    Any,
+    Field(
+        Quality.FAST.value,
+        description="fast: rembg; pro: ISNet/BiRefNet; auto: fast, and pro where fast's mask is unsure",
+        json_schema_extra={"enum": [quality.value for quality in Quality]},
+    ),
+)
+_TIER = (  # a video is cut by one tier: auto's choice per chunk of frames would flicker
     Any,
     Field(
         RoleName.FAST.value,
@@ -69,23 +78,24 @@ RemoveVideoInput = create_model(
     "RemoveVideoInput",
     __base__=bentoml.IODescriptor,
     video=(Path, Field(description="The video (MP4, MOV, WebM, MKV)")),
-    quality=_QUALITY,
+    quality=_TIER,
     background=(Path, Field(None, description="An image behind the subject, covering each frame")),
     **_loose(VideoOptions),
 )
 
 
-def request_role(quality: Any) -> RoleName:
+def request_quality(quality: Any, allowed: type[StrEnum] = RoleName) -> Any:
+    """``quality`` as one of ``allowed``'s values (a tier, or any Quality), else a 422."""
     try:
-        return RoleName(str(quality))
+        return allowed(str(quality))
     except ValueError:
-        allowed = ", ".join(role.value for role in RoleName)
-        raise ApiError("invalid_request", f"quality: must be one of {allowed}", status=422) from None
+        values = ", ".join(member.value for member in allowed)
+        raise ApiError("invalid_request", f"quality: must be one of {values}", status=422) from None
 
 
-def request_options(quality: Any, fields: dict[str, Any]) -> tuple[RoleName, OutputOptions]:
+def request_options(quality: Any, fields: dict[str, Any]) -> tuple[Quality, OutputOptions]:
     """The quality and options of a typed call, validated as those of ``/remove-bg`` are."""
-    role = request_role(quality)
+    role = request_quality(quality, Quality)
     try:
         # BentoML hands over every field, defaults included: only those that differ are the
         # client's (an animation keeps its own container unless a format was asked)

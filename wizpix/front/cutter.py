@@ -12,6 +12,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from PIL import Image
 
 from wizpix.core.catalog import Preprocess
 from wizpix.core.contract import RunnerClient, RunnerStatus, check_masks
-from wizpix.core.enums import ModelState, RoleName
+from wizpix.core.enums import ModelState, Quality, RoleName
 from wizpix.core.errors import ApiError, Unavailable
 from wizpix.core.fusion import fusion_for
 from wizpix.core.memory import release_free_memory
@@ -55,6 +56,8 @@ class Masks:
     route: Route
     served_by: str
     retried: tuple[str, ...] = ()  # runner calls sent twice (wizpix.front.runner_client)
+    escalation: str | None = None  # quality=auto: what was decided, and why
+    fast_uncertainty: float | None = None  # quality=auto: what the decision read
 
 
 async def _nothing() -> None:
@@ -174,15 +177,19 @@ class Cutter:
         return [mask for mask in cached if mask is not None], spec, cache
 
     async def cut_masks(
-        self, images: list[Image.Image], quality: RoleName, uploads: list[str | None] | None = None
+        self, images: list[Image.Image], quality: Quality | RoleName, uploads: list[str | None] | None = None
     ) -> Masks:
         """The masks of ``images`` as ``quality`` serves them, by the fallback rules: pro's
         fused with fast's (made at the same time, on the other runner), pro's alone when
         fast cannot serve, fast's when pro cannot; and which runner calls were sent twice."""
         retried: list[str] = []
         token = RETRIED.set(retried)  # shared with the tasks below, which copy the context
+        uploads = uploads or [None] * len(images)
         try:
-            found = await self._cut_masks(images, quality, uploads or [None] * len(images))
+            if quality == Quality.AUTO:
+                found = await self._auto(images, uploads)
+            else:
+                found = await self._cut_masks(images, RoleName(quality), uploads)
         finally:
             RETRIED.reset(token)
         return replace(found, retried=tuple(retried)) if retried else found
@@ -229,10 +236,43 @@ class Cutter:
         )
         return Masks(*result, route, self.roles[RoleName.FAST].model_id)
 
+    async def _auto(self, images: list[Image.Image], uploads: list[str | None]) -> Masks:
+        """fast first; pro as well where fast's mask is unsure, fused with the fast mask
+        already made where the pair fuses (the escalation costs pro's model alone). Whatever
+        keeps pro from serving in time serves the fast mask, and the answer says so."""
+        fast_id, threshold = self.roles[RoleName.FAST].model_id, self.settings.auto_threshold
+        try:
+            fast = await self._infer(RoleName.FAST, images, uploads)
+        except ApiError as error:  # fast cannot serve: pro, as a pro request would be
+            found = await self._cut_masks(images, RoleName.PRO, uploads)
+            return replace(found, escalation=f"fast cannot serve ({error.code}): pro")
+        unsure = round(float(np.mean([uncertainty(mask) for mask in fast[0]])), 3)
+        kept = partial(Masks, *fast, Route(RoleName.FAST), fast_id, fast_uncertainty=unsure)
+        if unsure <= threshold:
+            return kept(escalation=f"fast's uncertainty {unsure:.3f} ≤ {threshold:g}: fast")
+        why = f"fast's uncertainty {unsure:.3f} > {threshold:g}"
+        pro = await self.runner_status(RoleName.PRO)
+        if not pro.state.servable:
+            return kept(escalation=f"{why}, but pro is {pro.state}: fast")
+        try:
+            result = await self._infer(RoleName.PRO, images, uploads, pro)
+        except Exception as error:  # noqa: BLE001 - the fast mask in hand serves
+            busy = isinstance(error, ApiError) and error.code == "busy"
+            cause = "pro cannot meet the deadline" if busy else f"pro failed ({error})"[:200]
+            log.warning("auto: %s, %s: serving fast", why, cause)
+            return kept(escalation=f"{why}, but {cause}: fast")
+        served_by = pro.label(self.roles[RoleName.PRO].model_id)
+        if self.fusion.partner == fast_id:
+            result = await to_thread.run_sync(self._fused, result, fast)
+            served_by = f"{served_by}+{fast_id}"
+        return Masks(
+            *result, Route(RoleName.PRO), served_by, escalation=f"{why}: pro", fast_uncertainty=unsure
+        )
+
     async def remove_background(
         self,
         data: bytes,
-        quality: RoleName,
+        quality: Quality | RoleName,
         options: OutputOptions | None = None,
         *,
         background_image: Image.Image | None = None,
@@ -240,14 +280,14 @@ class Cutter:
         """``background_image``: decoded by the caller, composited behind the cutout. An
         animated GIF, WebP or APNG comes back animated unless ``frames=first``."""
         cutout = await self._remove_background(
-            data, RoleName(quality), options or OutputOptions(), background_image
+            data, Quality(quality), options or OutputOptions(), background_image
         )
         if cutout.facts["megapixels"] >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
     async def _remove_background(
-        self, data: bytes, quality: RoleName, options: OutputOptions, background_image: Image.Image | None
+        self, data: bytes, quality: Quality, options: OutputOptions, background_image: Image.Image | None
     ) -> Cutout:
         started = time.perf_counter()
         if options.frames == "all":
@@ -263,7 +303,7 @@ class Cutter:
         return await self._cutout(rendered, found, uncertainty(mask), quality, started, facts)
 
     async def _remove_animated(
-        self, animation: Animation, data: bytes, quality: RoleName, options: OutputOptions, started: float
+        self, animation: Animation, data: bytes, quality: Quality, options: OutputOptions, started: float
     ) -> Cutout:
         """Each distinct frame cut once (stickers repeat theirs), in one batch per runner."""
         check_animatable(options)
@@ -286,7 +326,7 @@ class Cutter:
         rendered: Rendered,
         found: Masks,
         unsure: float,
-        quality: RoleName,
+        quality: Quality,
         started: float,
         facts: dict[str, Any],
         frames: int | None = None,
@@ -308,6 +348,11 @@ class Cutter:
             headers["X-WizPix-Fallback"] = found.route.fallback_reason
         if found.retried:
             headers["X-WizPix-Retry"] = "; ".join(found.retried)
+        if found.escalation is not None:  # quality=auto
+            headers["X-WizPix-Asked"] = str(quality)
+            headers["X-WizPix-Escalation"] = found.escalation
+            if found.fast_uncertainty is not None:
+                headers["X-WizPix-Fast-Uncertainty"] = f"{found.fast_uncertainty:.3f}"
         if found.cache:
             headers["X-WizPix-Cache"] = found.cache
         pixels = facts["width"] * facts["height"] * (frames or 1)  # every frame's
@@ -318,6 +363,7 @@ class Cutter:
             "fallback": found.route.fallback_reason,
             "fallback_code": found.route.fallback_code,
             "retried": list(found.retried) or None,
+            "escalation": found.escalation,
             **facts,
             "megapixels": round(pixels / 1e6, 3),
             "output_bytes": len(rendered.data),

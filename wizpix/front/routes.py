@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import Quality
 from wizpix.core.errors import ApiError
 from wizpix.front.answers import ERROR_SCHEMA, cutout_response
 from wizpix.front.guards import DEADLINE_HEADER
@@ -39,8 +39,13 @@ async def remove_bg(
     cutter: CutterDep,
     file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
     quality: Annotated[
-        RoleName, Query(description="fast: rembg; pro: ISNet/BiRefNet", examples=["pro"])
-    ] = RoleName.FAST,
+        Quality,
+        Query(
+            description="fast: rembg's u2netp; pro: ISNet/BiRefNet; auto: fast, and pro as well where "
+            "fast's mask is unsure (AUTO_THRESHOLD)",
+            examples=["pro"],
+        ),
+    ] = Quality.FAST,
     options: Annotated[OutputOptions, Query()] = OutputOptions(),  # noqa: B008 - a frozen value
     # enforced by the Admission guard before the body is read; declared here so that a bad
     # value is a 422 and the header is in the OpenAPI schema

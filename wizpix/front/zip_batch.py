@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from wizpix.core.enums import RoleName, TaskState
+from wizpix.core.enums import Quality, TaskState
 from wizpix.core.errors import ApiError, TooLarge
 from wizpix.core.settings import Settings
 from wizpix.core.units import MIB, as_mb
@@ -139,7 +139,7 @@ def output_names(names: Sequence[str]) -> list[str]:
 async def remove_backgrounds(
     cutter: Cutter,
     files: Sequence[tuple[str, Path]],
-    quality: RoleName,
+    quality: Quality,
     options: OutputOptions,
     progress: Progress,
     *,

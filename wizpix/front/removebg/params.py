@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import Quality, RoleName
 from wizpix.core.errors import BadInput, problems
 from wizpix.core.units import whole_number
 from wizpix.image.options import MAX_MARGIN_PERCENT, OutputOptions, margins
@@ -69,7 +69,7 @@ FIELDS: dict[str, dict[str, object]] = {
     "bg_image_file": {"type": "string", "format": "binary"},
     "shadow_type": _enum(SHADOW_TYPES),
     "shadow_opacity": {"type": "string", "examples": ["50"]},
-    "quality": _enum(tuple(RoleName)),
+    "quality": _enum(tuple(Quality)),  # an extension: remove.bg has none
 }
 _TEXT = {name: schema for name, schema in FIELDS.items() if schema.get("format") != "binary"}
 REQUEST_BODY = {
@@ -85,7 +85,7 @@ REQUEST_BODY = {
 @dataclass(frozen=True)
 class RemoveBgRequest:
     source: str  # which of SOURCES
-    quality: RoleName
+    quality: Quality
     options: OutputOptions
     type: str  # as asked (auto when not): echoed in X-Type
     bg_image: str | None  # bg_image_file or bg_image_url, when given
@@ -119,7 +119,7 @@ def _clamped_margin(text: str) -> str:
     return " ".join(f"{min(value, cap[unit]):g}{unit}" for value, unit in sides)
 
 
-def parse(fields: dict[str, str], default_quality: RoleName) -> RemoveBgRequest:
+def parse(fields: dict[str, str], default_quality: Quality | RoleName) -> RemoveBgRequest:
     """``fields``: every text field of the request (files are named by their field only)."""
     fields = {name: value.strip() for name, value in fields.items() if value.strip()}
     given = [name for name in SOURCES if name in fields]
@@ -135,7 +135,7 @@ def parse(fields: dict[str, str], default_quality: RoleName) -> RemoveBgRequest:
     size = _choice(fields, "size", tuple(SIZES), "preview")
     fmt = _choice(fields, "format", FORMATS, "auto")
     channels = _choice(fields, "channels", ("rgba", "alpha"), "rgba")
-    quality = _choice(fields, "quality", tuple(RoleName), default_quality)
+    quality = _choice(fields, "quality", tuple(Quality), default_quality)
     asked_type = _choice(fields, "type", TYPES, "auto")
     _choice(fields, "type_level", TYPE_LEVELS, "1")
     _choice(fields, "shadow_type", SHADOW_TYPES, "none")
@@ -164,4 +164,4 @@ def parse(fields: dict[str, str], default_quality: RoleName) -> RemoveBgRequest:
     except ValidationError as error:
         raise BadInput("invalid_parameter", problems(error.errors())) from None
     bg_image = background[0] if background and background[0] != "bg_color" else None
-    return RemoveBgRequest(given[0], RoleName(quality), options, asked_type, bg_image)
+    return RemoveBgRequest(given[0], Quality(quality), options, asked_type, bg_image)

@@ -170,14 +170,22 @@ class WizPix:
 
     @bentoml.api(input_spec=RemoveBackgroundInput)
     async def remove_background(
-        self, ctx: bentoml.Context, image: Path, quality: Any, **options: Any
+        self,
+        ctx: bentoml.Context,
+        image: Path,
+        quality: Any,
+        keep: Path | None = None,
+        remove: Path | None = None,
+        **options: Any,
     ) -> Image:
         """Cut the subject out of an image: /remove-bg for BentoML clients, headers alike."""
         note(ctx.request.state, asked=str(quality))
         try:
             role, chosen = request_options(quality, options)
-            data = await asyncio.to_thread(image.read_bytes)
-            cutout = await self.cutter.remove_background(data, role, chosen)
+            data, *strokes = await asyncio.to_thread(
+                lambda: [path.read_bytes() if path else None for path in (image, keep, remove)]
+            )
+            cutout = await self.cutter.remove_background(data, role, chosen, strokes=tuple(strokes))
         except ApiError as error:
             return answer(ctx, error)
         note(ctx.request.state, **cutout.facts)

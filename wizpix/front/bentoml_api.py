@@ -63,6 +63,8 @@ RemoveBackgroundInput = create_model(
     __base__=bentoml.IODescriptor,
     image=(Path, Field(description="The image (JPEG, PNG, WebP, HEIC, AVIF, …)")),
     quality=_QUALITY,
+    keep=(Path | None, Field(None, description="A stroke on a region to bring back: PNG, white on black")),
+    remove=(Path | None, Field(None, description="A stroke on a region to take away: PNG, white on black")),
     **_OPTIONS,
 )
 RemoveBackgroundsInput = create_model(

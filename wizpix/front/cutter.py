@@ -40,6 +40,7 @@ from wizpix.image.decode import decode_image
 from wizpix.image.masks import fuse, uncertainty
 from wizpix.image.options import OutputOptions
 from wizpix.image.render import Rendered, check_animatable, render_animation, render_result
+from wizpix.image.strokes import Strokes
 
 log = logging.getLogger(__name__)
 
@@ -276,30 +277,47 @@ class Cutter:
         options: OutputOptions | None = None,
         *,
         background_image: Image.Image | None = None,
+        strokes: tuple[bytes | None, bytes | None] = (None, None),
     ) -> Cutout:
-        """``background_image``: decoded by the caller, composited behind the cutout. An
-        animated GIF, WebP or APNG comes back animated unless ``frames=first``."""
+        """``background_image``: decoded by the caller, composited behind the cutout.
+        ``strokes``: PNGs of a ``keep`` and a ``remove`` stroke, correcting the model's mask
+        (wizpix.image.strokes). An animated GIF, WebP or APNG comes back animated unless
+        ``frames=first``."""
         cutout = await self._remove_background(
-            data, Quality(quality), options or OutputOptions(), background_image
+            data, Quality(quality), options or OutputOptions(), background_image, strokes
         )
         if cutout.facts["megapixels"] >= 2:
             release_free_memory()  # its full-size buffers are garbage by now
         return cutout
 
     async def _remove_background(
-        self, data: bytes, quality: Quality, options: OutputOptions, background_image: Image.Image | None
+        self,
+        data: bytes,
+        quality: Quality,
+        options: OutputOptions,
+        background_image: Image.Image | None,
+        painted: tuple[bytes | None, bytes | None],
     ) -> Cutout:
         started = time.perf_counter()
         if options.frames == "all":
             limits = self.settings.max_animation_frames, self.settings.max_animation_pixels
             if (animation := await to_thread.run_sync(read_animation, data, *limits)) is not None:
+                if any(painted):
+                    raise ApiError("not_for_animations", "strokes correct a still image", status=422)
                 return await self._remove_animated(animation, data, quality, options, started)
         image, upload = await to_thread.run_sync(self._decode, data)
+        strokes = await to_thread.run_sync(Strokes.read, *painted, image.size) if any(painted) else None
         found = await self.cut_masks([image], quality, [upload])
         mask = found.masks[0]
         width, height = image.size
-        rendered = await to_thread.run_sync(render_result, image, mask, found.spec, options, background_image)
+        rendered = await to_thread.run_sync(
+            render_result, image, mask, found.spec, options, background_image, strokes
+        )
         facts = {"width": width, "height": height, "input_bytes": len(data)}
+        if strokes:
+            facts["strokes"] = [
+                name for name, stroke in zip(("keep", "remove"), painted, strict=True) if stroke
+            ]
         return await self._cutout(rendered, found, uncertainty(mask), quality, started, facts)
 
     async def _remove_animated(
@@ -344,6 +362,8 @@ class Cutter:
         }
         if frames is not None:
             headers["X-WizPix-Frames"] = str(frames)
+        if "strokes" in facts:  # the mask was corrected by the client's strokes
+            headers["X-WizPix-Strokes"] = ",".join(facts["strokes"])
         if found.route.fallback_reason:
             headers["X-WizPix-Fallback"] = found.route.fallback_reason
         if found.retried:

@@ -38,6 +38,13 @@ async def remove_bg(
     request: Request,
     cutter: CutterDep,
     file: Annotated[UploadFile, File(description="The image (JPEG, PNG, WebP, …)")],
+    keep: Annotated[
+        UploadFile | None,
+        File(description="A stroke on a region to bring back: PNG, white on black, any size"),
+    ] = None,
+    remove: Annotated[
+        UploadFile | None, File(description="A stroke on a region to take away: PNG, white on black")
+    ] = None,
     quality: Annotated[
         Quality,
         Query(
@@ -59,7 +66,8 @@ async def remove_bg(
     ] = None,
 ) -> Response:
     note(request.state, asked=quality)
-    cutout = await cutter.remove_background(await file.read(), quality, options)
+    strokes = (await keep.read() if keep else None, await remove.read() if remove else None)
+    cutout = await cutter.remove_background(await file.read(), quality, options, strokes=strokes)
     note(request.state, **cutout.facts)
     return cutout_response(cutout)
 

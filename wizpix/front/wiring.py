@@ -67,7 +67,7 @@ GUARDS = (
         lambda settings, load: {
             "max_bytes": settings.max_upload_bytes,
             "whole": True,
-            "file_fields": ("image",),
+            "file_fields": ("image", "keep", "remove"),
         },
     ),
     Guard(

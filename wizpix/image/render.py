@@ -27,6 +27,7 @@ from wizpix.image.compose import (
 )
 from wizpix.image.encode import chosen_format, encode
 from wizpix.image.options import OutputOptions, lengths, margins, to_px
+from wizpix.image.strokes import Strokes
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,11 @@ def render_result(
     spec: Preprocess,
     options: OutputOptions,
     background_image: Image.Image | None = None,
+    strokes: Strokes | None = None,
 ) -> Rendered:
-    """Scale the model-sized ``mask`` to the image (as the model's recipe resizes), then
-    render what the client asked for."""
-    return render(image, resize_mask(mask, image.size, spec.resample), options, background_image)
+    """Scale the model-sized ``mask`` to the image (as the model's recipe resizes), correct
+    it by the client's strokes if any, then render what the client asked for."""
+    alpha = resize_mask(mask, image.size, spec.resample)
+    if strokes:
+        alpha = strokes.apply(image, alpha)
+    return render(image, alpha, options, background_image)

@@ -1,7 +1,7 @@
 """Remove the background of every image in a folder through a running WizPix service.
 
     .venv/bin/python clients/python/remove_folder.py IN_DIR OUT_DIR [--url URL]
-        [--quality fast|pro] [--concurrency N] [any /remove-bg option, e.g. --format webp --crop]
+        [--quality fast|pro|auto] [--concurrency N] [any /remove-bg option, e.g. --format webp --crop]
 
 Sub-folders are mirrored in OUT_DIR; each image becomes NAME.<ext>, the extension taken from
 the answer's content type. Resumable: ``OUT_DIR/.wizpix-manifest.json`` records, per input,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from wizpix.core.enums import RoleName
+from wizpix.core.enums import Quality
 from wizpix.core.errors import problems
 from wizpix_folder import __doc__ as PACKAGE_DOC
 from wizpix_folder.flags import add_option_flags, options_from, query_params
@@ -28,7 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("WIZPIX_URL", "http://localhost:3000"),
         help="the WizPix service (default: $WIZPIX_URL or http://localhost:3000)",
     )
-    parser.add_argument("--quality", choices=[r.value for r in RoleName], default=RoleName.FAST.value)
+    parser.add_argument(
+        "--quality",
+        choices=[q.value for q in Quality],
+        default=Quality.FAST.value,
+        help="auto: fast, and pro where fast's cutout is unsure (videos: fast)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (default 2)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request (default 600)")
     parser.add_argument(

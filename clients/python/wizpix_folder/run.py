@@ -26,7 +26,12 @@ from wizpix_folder.files import (
 from wizpix_folder.manifest import MANIFEST_NAME, Manifest
 from wizpix_folder.transport import Failed, RetryPolicy, cut_video, post_with_retries
 
-KEPT_HEADERS = {"model": "x-wizpix-model", "served": "x-wizpix-quality", "fallback": "x-wizpix-fallback"}
+KEPT_HEADERS = {
+    "model": "x-wizpix-model",
+    "served": "x-wizpix-quality",
+    "fallback": "x-wizpix-fallback",
+    "escalation": "x-wizpix-escalation",
+}
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
@@ -80,7 +85,9 @@ class Job:
     def wanted(self, rel: str) -> dict[str, str]:
         """What the manifest keeps as "the options used" for ``rel``: the whole query (a
         video's are the task's fields)."""
-        return {"quality": self.quality, **(self.video_params if is_video(rel) else self.params)}
+        if is_video(rel):  # a video is cut by one tier: auto's is fast
+            return {"quality": "fast" if self.quality == "auto" else self.quality, **self.video_params}
+        return {"quality": self.quality, **self.params}
 
 
 def plan(job: Job, manifest: Manifest, summary: Summary) -> Iterator[tuple[str, str]]:

@@ -27,7 +27,6 @@ SURE = 0.9  # the model's alpha above this is sure foreground (below 1 - SURE, b
 BAND_PX = 4  # the unknown band around a grown region, at the working size
 MIN_SPREAD = 0.10  # RGB distance (0-1) a colour may be from the stroke's and still belong
 SPREAD_SIGMAS = 2.5  # ...or this many of the stroke's own standard deviations, if more
-REACH = 0.45  # a region grows at most this share of the photo's diagonal from its stroke
 MAX_STROKE_PIXELS = 50_000_000
 
 
@@ -76,10 +75,7 @@ def _grow(rgb: np.ndarray, stroke: np.ndarray, candidates: np.ndarray) -> np.nda
     colours = rgb[stroke]
     spread = max(MIN_SPREAD, SPREAD_SIGMAS * float(colours.std(axis=0).max()))
     similar = np.linalg.norm(rgb - colours.mean(axis=0), axis=-1) <= spread
-    height, width = stroke.shape
-    reach = REACH * float(np.hypot(height, width))
-    near = ndimage.distance_transform_edt(~stroke) <= reach
-    allowed = (similar & candidates & near) | stroke
+    allowed = (similar & candidates) | stroke
     labels, _ = ndimage.label(allowed, structure=np.ones((3, 3)))
     touched = np.unique(labels[stroke])
     return np.isin(labels, touched[touched > 0])
@@ -116,7 +112,12 @@ def correct(
     for name, value in (("keep", 1.0), ("remove", 0.0)):
         if name in strokes:
             trimap[strokes[name]] = value
-    solved = np.clip(estimate_alpha_cf(work_rgb, trimap), 0, 1) if unknown.any() else work_alpha
+    if not unknown.any():
+        solved = work_alpha
+    elif (trimap < 0.5).any() and (trimap > 0.5).any():
+        solved = np.clip(estimate_alpha_cf(work_rgb, trimap), 0, 1)
+    else:  # nothing left on one side: the whole picture is the other
+        solved = np.full(trimap.shape, float((trimap > 0.5).any()))
     # back at the photo's size: the solved alpha inside the grown regions, the model's outside
     back = (width, height), Image.Resampling.BILINEAR
     full_unknown = np.asarray(Image.fromarray(unknown.astype(np.uint8) * 255).resize(*back)) >= 128

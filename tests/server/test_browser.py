@@ -96,3 +96,34 @@ def test_demo_page_shows_an_error_for_a_file_that_is_not_an_image(
     page.wait_for_function("document.getElementById('error').textContent !== ''", timeout=30_000)
     assert page.inner_text("#error").startswith("400 not_an_image")
     page.close()
+
+
+def test_demo_page_asks_auto_then_fixes_the_cutout_with_two_painted_strokes(
+    real_server: Server, browser, astronaut: bytes, tmp_path: Path
+) -> None:
+    """A person's way: quality auto, then a keep stroke painted on the sky behind the
+    astronaut's shoulder (the backdrop: cut away), Apply: the region comes back, from the
+    server's mask cache (no model runs), and the page says it was corrected."""
+    photo = tmp_path / "astronaut.jpg"
+    photo.write_bytes(astronaut)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(f"{real_server.url}/ui")
+    page.set_input_files("#file", str(photo))
+    page.select_option("#quality", "auto")
+    page.click("#go")
+    page.wait_for_selector("#served", timeout=120_000)
+    assert page.inner_text("#meta").count("auto: fast's uncertainty") == 1
+    page.wait_for_selector("#paint", state="visible")
+    before = page.evaluate("document.getElementById('result').src")
+    box = page.locator("#paint").bounding_box()
+    assert box is not None
+    # a short line near the top-right corner of the photo: backdrop, cut away by the model
+    page.mouse.move(box["x"] + box["width"] * 0.86, box["y"] + box["height"] * 0.08)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.94, box["y"] + box["height"] * 0.08, steps=5)
+    page.mouse.up()
+    page.click("#apply")
+    page.wait_for_function(f"document.getElementById('result').src !== {before!r}", timeout=60_000)
+    page.wait_for_selector("text=corrected by your strokes (keep)", timeout=60_000)
+    assert page.inner_text("#error") == ""
+    page.close()

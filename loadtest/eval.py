@@ -40,6 +40,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from loadtest.auto_curve import LIMIT, SPEED, Photos, Point, chosen, curve  # noqa: E402
 from loadtest.harness import start_wizpix  # noqa: E402
 from loadtest.quality import (  # noqa: E402
     Pair,
@@ -51,6 +52,7 @@ from loadtest.quality import (  # noqa: E402
     spearman,
     spread,
 )
+from loadtest.strokes_sim import simulated_strokes  # noqa: E402
 from scripts.docs_tables import DOCS, replace_section  # noqa: E402
 
 RESULTS = ROOT / "loadtest" / "results"
@@ -72,6 +74,13 @@ class Run:
     seconds: list[float] = field(default_factory=list)
     maes: list[float] = field(default_factory=list)
     uncertainties: list[float] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)  # uint8, as scored: to compare runs
+    served: list[str] = field(default_factory=list)  # the tier that served each (auto: either)
+
+    @property
+    def errors(self) -> list[float]:
+        """Each photo's error as the set is judged: MAE on masks, SAD on mattes."""
+        return self.maes if self.kind == "mask" else [row["SAD"] for row in self.mattes]
 
     def add(self, prediction: np.ndarray, pair: Pair, seconds: float, uncertainty: float | None) -> None:
         truth = read_grey(pair.truth)
@@ -91,6 +100,7 @@ class Run:
             row = matte_scores(prediction, truth, trimap)
             self.mattes.append(row)
         self.maes.append(row["mae"])
+        self.masks.append(np.rint(prediction * 255).astype(np.uint8))
         self.seconds.append(seconds)
         if uncertainty is not None:
             self.uncertainties.append(uncertainty)
@@ -104,21 +114,32 @@ def photo_bytes(pair: Pair) -> bytes:
     return pair.image.read_bytes()
 
 
-def service_mask(client: httpx.Client, tier: str, pair: Pair) -> tuple[np.ndarray, float, str, float]:
-    """The served mask of ``pair`` as float [0, 1]; seconds; the model; the uncertainty."""
+@dataclass(frozen=True)
+class Served:
+    mask: np.ndarray  # float [0, 1]
+    seconds: float
+    model: str
+    uncertainty: float
+    quality: str  # the tier that served
+
+
+def service_mask(
+    client: httpx.Client, tier: str, pair: Pair, strokes: dict[str, bytes] | None = None
+) -> Served:
+    """The served mask of ``pair`` (with the ``keep``/``remove`` stroke PNGs given), timed."""
+    files = {"file": (pair.image.name, photo_bytes(pair))}
+    files |= {name: (f"{name}.png", data) for name, data in (strokes or {}).items()}
     started = time.perf_counter()
-    response = client.post(
-        "/remove-bg",
-        params={"quality": tier, "output": "mask"},
-        files={"file": (pair.image.name, photo_bytes(pair))},
-    )
+    response = client.post("/remove-bg", params={"quality": tier, "output": "mask"}, files=files)
     seconds = time.perf_counter() - started
     if response.status_code != 200:
         raise SystemExit(f"{pair.image}: {response.status_code} {response.text[:300]}")
-    if response.headers.get("x-wizpix-quality") != tier:
-        raise SystemExit(f"{pair.image}: {tier} was served by {response.headers.get('x-wizpix-quality')}")
+    served = response.headers.get("x-wizpix-quality", "?")
+    if served != tier and not (tier == "auto" and served in ("fast", "pro")):
+        raise SystemExit(f"{pair.image}: {tier} was served by {served}")
     mask = np.asarray(Image.open(io.BytesIO(response.content)).convert("L"), np.float64) / 255
-    return mask, seconds, response.headers["x-wizpix-model"], float(response.headers["x-wizpix-uncertainty"])
+    model, unsure = response.headers["x-wizpix-model"], float(response.headers["x-wizpix-uncertainty"])
+    return Served(mask, seconds, model, unsure, served)
 
 
 def rembg_cutter(model: str) -> Callable[[Pair], tuple[np.ndarray, float]] | None:
@@ -166,12 +187,87 @@ def evaluate_service(
             for name, pairs in sets.items():
                 run = Run(f"{label} {tier}", name, "?", pairs[0].kind)
                 for pair in pairs:
-                    mask, seconds, model, unsure = service_mask(client, tier, pair)
-                    run.model = models[tier] = model
-                    run.add(mask, pair, seconds, unsure)
+                    got = service_mask(client, tier, pair)
+                    run.model = models[tier] = got.model
+                    run.add(got.mask, pair, got.seconds, got.uncertainty)
+                    run.served.append(got.quality)
                     bar.update(1)
                 runs.append(run)
     return runs, models
+
+
+def compare(runs: list[Run], reference: str) -> list[dict[str, object]]:
+    """Every configuration's masks against the reference configuration's, the same tier on
+    the same photos: the set's error as a ratio of the reference's, and how far each photo's
+    mask moved (MAE between the two masks; a mask that collapses moves by more than 0.05)."""
+    base = {
+        (run.system.split(" ", 1)[1], run.set): run for run in runs if run.system.startswith(f"{reference} ")
+    }
+    rows = []
+    for run in runs:
+        label, _, tier = run.system.partition(" ")
+        other = base.get((tier, run.set))
+        if label == reference or other is None or label.startswith("rembg"):
+            continue
+        moved = [
+            float(np.abs(a.astype(np.float64) - b).mean() / 255)
+            for a, b in zip(run.masks, other.masks, strict=True)
+        ]
+        worst = int(np.argmax(moved))
+        rows.append(
+            {
+                "system": run.system,
+                "against": other.system,
+                "set": run.set,
+                "error ratio": float(np.mean(run.errors) / np.mean(other.errors)),
+                "mean moved": float(np.mean(moved)),
+                "max moved": moved[worst],
+                "over 0.05": sum(m > 0.05 for m in moved),
+            }
+        )
+    return rows
+
+
+def correct_worst(
+    client: httpx.Client, pro: dict[str, Run], pairs: dict[str, list[Pair]], count: int
+) -> dict:
+    """The ``count`` photos where pro errs most (by MAE, every set): a keep and a remove stroke
+    simulated from the truth (loadtest/strokes_sim.py), sent with the same photo; its error
+    before and after, and the seconds a correction takes (pro's mask is in the cache)."""
+    ranked = sorted(
+        ((mae, name, index) for name, run in pro.items() for index, mae in enumerate(run.maes)), reverse=True
+    )[:count]
+    before, after, seconds, strokes_sent = [], [], [], 0
+    for mae, name, index in ranked:
+        pair, mask = pairs[name][index], pro[name].masks[index].astype(np.float64) / 255
+        truth = read_grey(pair.truth)
+        painted = {}
+        for kind, stroke in zip(("keep", "remove"), simulated_strokes(truth, mask), strict=True):
+            if stroke is not None:
+                buffer = io.BytesIO()
+                Image.fromarray(stroke.astype(np.uint8) * 255).save(buffer, format="PNG")
+                painted[kind] = buffer.getvalue()
+        strokes_sent += len(painted)
+        got = service_mask(client, "pro", pair, painted) if painted else None
+        fixed = got.mask if got else mask
+        if fixed.shape != truth.shape:
+            fixed = (
+                np.asarray(Image.fromarray(np.rint(fixed * 255).astype(np.uint8)).resize(truth.shape[::-1]))
+                / 255
+            )
+        before.append(mae)
+        after.append(float(np.abs(fixed - truth).mean()))
+        if got:
+            seconds.append(got.seconds)
+    return {
+        "photos": len(ranked),
+        "strokes": strokes_sent,
+        "MAE before": float(np.mean(before)),
+        "MAE after": float(np.mean(after)),
+        "ratio": float(np.mean(after) / np.mean(before)),
+        "s/correction": statistics.median(seconds) if seconds else math.nan,
+        "pro s/img": statistics.median(pro[next(iter(pro))].seconds),
+    }
 
 
 def evaluate_rembg(models: set[str], sets: dict[str, list[Pair]], bar: tqdm) -> list[Run]:
@@ -281,6 +377,76 @@ def chart(runs: list[Run], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def auto_curve(runs: list[Run], label: str, escalated: list[Run]) -> dict[str, object]:
+    """quality=auto at every threshold, from ``label``'s fast and pro runs and an escalating run."""
+    by = {(run.system, run.set): run for run in runs + escalated}
+    sets = {}
+    for name in {run.set for run in escalated}:
+        fast, pro, up = (
+            by[(f"{label} fast", name)],
+            by[(f"{label} pro", name)],
+            by[(f"{label} escalating auto", name)],
+        )
+        sets[name] = Photos(
+            fast.errors, pro.errors, fast.uncertainties, fast.seconds, pro.seconds, up.seconds
+        )
+    points = curve(sets)
+    return {"curve": points, "chosen": chosen(points)}
+
+
+def extras_markdown(reference: str, comparisons: list[dict], extras: dict[str, object]) -> str:
+    lines: list[str] = []
+    if comparisons:
+        lines += [
+            "",
+            f"Against `{reference}` (the same tier on the same photos; error: MAE on masks, SAD on mattes; "
+            "moved: the per-photo MAE between the two masks):",
+            "",
+            "| system | set | error × | mean moved | max moved | photos moved > 0.05 |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c['system']} | {c['set']} | {c['error ratio']:.3f} | {c['mean moved']:.4f} | "
+            f"{c['max moved']:.4f} | {c['over 0.05']} |"
+            for c in comparisons
+        ]
+    if "auto" in extras:
+        auto = extras["auto"]
+        pick: Point = auto["chosen"]  # type: ignore[index]
+        points: list[Point] = auto["curve"]  # type: ignore[index]
+        sample = [p for p in points if round(p.threshold, 2) == p.threshold or p is pick]
+        lines += [
+            "",
+            f"`quality=auto` at every threshold (error as a share of pro's; seconds per image, every set; "
+            f"target: error ≤ {LIMIT}× pro's on every set at ≤ {SPEED}× pro's seconds). Chosen: "
+            f"**{pick.threshold:.3f}**, {pick.escalated:.0%} escalated, {pick.seconds:.2f} s against pro's "
+            f"{pick.pro_seconds:.2f} s ({pick.seconds / pick.pro_seconds:.2f}×), error "
+            + ", ".join(f"{name} {ratio:.3f}×" for name, ratio in pick.errors.items())
+            + ".",
+            "",
+            "| threshold | escalated | s/img | × pro's s | "
+            + " | ".join(f"{n} error × pro" for n in pick.errors)
+            + " |",
+            "|---|---|---|---|" + "---|" * len(pick.errors),
+        ]
+        for p in dict.fromkeys(sorted(sample, key=lambda q: q.threshold)):
+            cells = " | ".join(f"{ratio:.3f}" for ratio in p.errors.values())
+            lines.append(
+                f"| {p.threshold:.3f} | {p.escalated:.0%} | {p.seconds:.2f} | "
+                f"{p.seconds / p.pro_seconds:.2f} | {cells} |"
+            )
+    if strokes := extras.get("strokes"):
+        s = strokes  # type: ignore[assignment]
+        lines += [
+            "",
+            f"Strokes on the {s['photos']} photos where pro errs most ({s['strokes']} strokes simulated "
+            f"from the truth, loadtest/strokes_sim.py): MAE {s['MAE before']:.4f} → {s['MAE after']:.4f} "
+            f"(**{s['ratio']:.2f}×**; target ≤ 0.5×), {s['s/correction']:.2f} s a correction "
+            f"(pro's first cut of a photo: {s['pro s/img']:.2f} s).",
+        ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def configurations(given: list[str]) -> dict[str, dict[str, str]]:
     """``NAME:VAR=VALUE,VAR=VALUE`` → {NAME: {VAR: VALUE}}; the defaults when none."""
     if not given:
@@ -306,6 +472,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many pairs a set, spread over it")
     parser.add_argument("--offset", type=int, default=0, help="where the spread starts (another sample)")
     parser.add_argument("--no-rembg", action="store_true", help="leave out rembg's own sessions")
+    parser.add_argument(
+        "--auto-curve",
+        action="store_true",
+        help="quality=auto's error against seconds at every threshold, from the first configuration",
+    )
+    parser.add_argument(
+        "--strokes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="correct the N photos pro errs most on, with strokes",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--docs", action="store_true", help="refresh the table of docs/quality.md")
     args = parser.parse_args(argv)
@@ -323,23 +501,41 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[Run] = []
     served: set[str] = set()
     goals: dict[str, dict] = {}
+    extras: dict[str, object] = {}
+    first = next(iter(configs))
     args.out.mkdir(parents=True, exist_ok=True)
     with tqdm(total=total, unit="img", desc="eval", file=sys.stderr) as bar:
         for label, settings in configs.items():
             server = None if args.url else start_wizpix(args.out / f"eval-{label}.log", **settings)
             try:
-                found, models = evaluate_service(args.url or server.url, label, tiers, sets, bar)
+                url = args.url or server.url
+                found, models = evaluate_service(url, label, tiers, sets, bar)
+                if label == first and args.strokes and "pro" in tiers:
+                    pro = {run.set: run for run in found if run.system == f"{label} pro"}
+                    with httpx.Client(base_url=url, timeout=600) as client:
+                        extras["strokes"] = correct_worst(client, pro, sets, args.strokes)
             finally:
                 if server is not None:
                     server.stop()
             runs += found
-            served |= {part for model in models.values() for part in model.split("+")}
+            # each model of "isnet-general-use@int8+u2netp", by its catalogue name
+            served |= {part.split("@")[0] for model in models.values() for part in model.split("+")}
             goals[label] = margins(found, label)
+        if args.auto_curve and not args.url:
+            bar.total += sum(counts.values())
+            escalating = {**configs[first], "AUTO_THRESHOLD": "0"}  # every photo escalated
+            server = start_wizpix(args.out / "eval-escalating.log", **escalating)
+            try:
+                found, _ = evaluate_service(server.url, f"{first} escalating", ["auto"], sets, bar)
+            finally:
+                server.stop()
+            extras["auto"] = auto_curve(runs, first, found)
         if not args.no_rembg:
             bar.total += sum(counts.values()) * len(served)
             runs += evaluate_rembg(served, sets, bar)
     spearmans = correlations(runs)
-    table = markdown(runs, spearmans, goals, counts)
+    comparisons = compare(runs, first) if len(configs) > 1 else []
+    table = markdown(runs, spearmans, goals, counts) + extras_markdown(first, comparisons, extras)
     record = {
         "counts": counts,
         "runs": [{"system": r.system, "set": r.set, "model": r.model, **r.summary()} for r in runs],
@@ -355,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "margins": {label: {k: [ratio, met] for k, (ratio, met) in g.items()} for label, g in goals.items()},
         "spearman": spearmans,
+        "against_first": comparisons,
+        "strokes": extras.get("strokes"),
+        "auto": [vars(p) for p in extras["auto"]["curve"]] if "auto" in extras else None,  # type: ignore[index]
     }
     (args.out / "eval.json").write_text(json.dumps(record, indent=1))
     (args.out / "eval.md").write_text(table)

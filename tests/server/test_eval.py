@@ -66,7 +66,10 @@ def test_the_eval_says_what_to_pass_without_data(tmp_path: Path) -> None:
 @pytest.mark.weights
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/eval is not beside the project")
 def test_a_handful_of_real_pairs_through_the_real_weights(real_server: Server, tmp_path: Path) -> None:
-    record = run_eval("--url", real_server.url, "--limit", "3", "--out", str(tmp_path / "out"))
+    record = run_eval(
+        "--url", real_server.url, "--limit", "3", "--tiers", "fast,pro,auto", "--strokes", "2",
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
     systems = {(run["system"], run["set"]) for run in record["runs"]}
     for tier in ("service fast", "service pro", "rembg u2netp", "rembg isnet-general-use"):
         assert {(tier, "ecssd"), (tier, "alphamatting")} <= systems, systems
@@ -77,3 +80,8 @@ def test_a_handful_of_real_pairs_through_the_real_weights(real_server: Server, t
         ecssd["service fast"]["MAE"], abs=1e-3
     )  # fast is rembg's own session: the same masks
     assert -1 <= record["spearman"]["pooled"] <= 1
+    auto = [run for run in record["runs"] if run["system"] == "service auto"]
+    assert len(auto) == 2 and all(run["model"].startswith(("u2netp", "isnet-general-use")) for run in auto)
+    strokes = record["strokes"]  # the 2 photos pro errs most on, corrected by simulated strokes
+    assert strokes["photos"] == 2 and strokes["strokes"] >= 1
+    assert strokes["MAE after"] < strokes["MAE before"]

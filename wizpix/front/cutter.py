@@ -250,7 +250,7 @@ class Cutter:
         unsure = round(float(np.mean([uncertainty(mask) for mask in fast[0]])), 3)
         kept = partial(Masks, *fast, Route(RoleName.FAST), fast_id, fast_uncertainty=unsure)
         if unsure <= threshold:
-            return kept(escalation=f"fast's uncertainty {unsure:.3f} ≤ {threshold:g}: fast")
+            return kept(escalation=f"fast's uncertainty {unsure:.3f} <= {threshold:g}: fast")  # latin-1
         why = f"fast's uncertainty {unsure:.3f} > {threshold:g}"
         pro = await self.runner_status(RoleName.PRO)
         if not pro.state.servable:

@@ -21,7 +21,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
-@pytest.mark.parametrize(("quality", "model"), [("fast", "u2net"), ("pro", "modnet-portrait+u2net")])
+# MODNet has no measured pairing with a fast model, so PRO_FUSE_FAST=auto does not fuse it.
+@pytest.mark.parametrize(("quality", "model"), [("fast", "u2net"), ("pro", "modnet-portrait")])
 def test_a_portrait_is_cut_by_the_new_models(
     server: Server, astronaut: bytes, quality: str, model: str
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT, Server, pro_label
 
 pytestmark = [pytest.mark.server, pytest.mark.weights]
 
@@ -24,7 +24,12 @@ def test_node_client_suite_passes_against_the_real_service(
     result = subprocess.run(
         [node, "--test", "--test-reporter=spec", "test/"],
         cwd=ROOT / "clients" / "node",
-        env={**os.environ, "WIZPIX_URL": real_server.url, "WIZPIX_PHOTO": str(photo)},
+        env={
+            **os.environ,
+            "WIZPIX_URL": real_server.url,
+            "WIZPIX_PHOTO": str(photo),
+            "WIZPIX_PRO_MODEL": pro_label(real_server),
+        },
         capture_output=True,
         text=True,
         timeout=300,

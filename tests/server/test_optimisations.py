@@ -73,7 +73,8 @@ def test_the_pro_graph_widened_to_fp32_at_import_gives_the_same_masks() -> None:
 
     from wizpix.weights.store import resolve_weights
 
-    role = build_roles(Settings(inference_threads=2), load_catalog())[RoleName.PRO]
+    settings = Settings(inference_threads=2, pro_precision="fp32")  # the widened graph, not int8
+    role = build_roles(settings, load_catalog())[RoleName.PRO]
     stored = resolve_weights(role, ROOT / "models", allow_remote=False)
     assert "fp16 widened to fp32 at import" in stored.source
     published = build_model(role, Weights(ROOT / "models" / str(role.model.file), "", "as published"))

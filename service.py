@@ -134,7 +134,10 @@ ProRunner = runner_service(ROLES[RoleName.PRO])
 
 
 @guarded_by(app)
-@bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S})
+# No runner probe on /readyz: a front that lost a runner still answers (pro by fast, and
+# /health says degraded), so it stays in its load balancer. With BentoML's probe on, one pro
+# replica killed made every front's /readyz wait on it, and the ingress took them all out.
+@bentoml.service(name="wizpix", traffic={"timeout": TRAFFIC_TIMEOUT_S}, runner_probe={"enabled": False})
 @bentoml.asgi_app(app, path="/")
 class WizPix:
     # Scaled apart, each runner is a process of its own elsewhere: BentoML's own

@@ -97,7 +97,8 @@ def test_a_replica_killed_mid_load_fails_no_request_and_its_return_is_used(
         time.sleep(6)  # both replicas busy by now
         podman("kill", victim)  # SIGKILL: the calls on it are lost with it
         answers = load.result(timeout=600)
-    assert [a.status_code for a in answers] == [200] * 8
+    refused = [(a.status_code, a.text[:300]) for a in answers if a.status_code != 200]
+    assert not refused, refused
     told = [a.headers.get("x-wizpix-retry") or a.headers.get("x-wizpix-fallback") for a in answers]
     assert any(told), "no answer says a call was lost with the replica"
     for answer, note in zip(answers, told, strict=True):

@@ -60,3 +60,6 @@ def test_front_uses_runners_deployed_apart(tmp_path: Path, disc_png: bytes) -> N
         assert fallback.status_code == 200 and fallback.headers["x-wizpix-quality"] == "fast"
         assert "unreachable" in fallback.headers["x-wizpix-fallback"]
         assert front.health()["models"]["pro"]["state"] == "unreachable"
+        # and stays ready: it still answers (pro by fast), so a load balancer keeps sending to
+        # it (with BentoML's runner probe on, every front went unready at once: an outage)
+        assert _ready(front.url)

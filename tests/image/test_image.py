@@ -24,9 +24,12 @@ NAME = "wizpix-test-image"
 
 
 @pytest.fixture(scope="module")
-def offline(image: str) -> Iterator[str]:
-    """The image as `podman run` starts it, with no network interface but loopback."""
-    with container(NAME, image, "--network", "none") as name:
+def offline(image: str, real_server: Server) -> Iterator[str]:
+    """The image as `podman run` starts it, with no network interface but loopback; pro in
+    the build the suite's real server chose (PRO_PRECISION=auto times both builds on this
+    CPU, and two timings can choose differently), so that their masks compare."""
+    build = real_server.health()["models"]["pro"]["build"]
+    with container(NAME, image, "--network", "none", "-e", f"PRO_PRECISION={build}") as name:
         name_ready_s = wait_ready(name)
         print(f"{image}: ready in {name_ready_s:.1f} s with no network")
         yield name
@@ -104,6 +107,10 @@ def test_its_masks_are_make_serves(
                 assert " 200" in answer.stdout.splitlines()[0], answer.stdout[:300]
                 theirs = client.post(f"/remove-bg?{query}", files={"file": (name, path.read_bytes())})
                 assert theirs.status_code == 200
+                model = next(
+                    line for line in answer.stdout.lower().splitlines() if line.startswith("x-wizpix-model")
+                )
+                assert model.split(":", 1)[1].strip() == theirs.headers["x-wizpix-model"]
                 ours, reference = _mask(out.read_bytes()), _mask(theirs.content)
                 assert ours.shape == reference.shape
                 difference = np.abs(ours.astype(int) - reference.astype(int))

@@ -83,8 +83,9 @@ def _session_options(threads: int, memory_arena: bool) -> Any:  # an ort.Session
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    # The arena keeps peak activation memory resident (ISNet at 1024²: 2.2 GB vs 0.5 GB)
-    # for ~12% speed; see FAST_MEMORY_ARENA / PRO_MEMORY_ARENA in docs/configuration.md.
+    # The arena keeps peak activation memory resident for speed (ISNet at 1024², one image a
+    # run, no memory pattern: int8 515 MB against 315 MB for 20%, fp32 986 against 491 MB
+    # for 20%); see FAST_MEMORY_ARENA / PRO_MEMORY_ARENA in docs/configuration.md.
     options.enable_cpu_mem_arena = memory_arena
     # The memory pattern pre-plans every activation of the graph at its peak, kept for good
     # in the arena: u2netp 544 MB resident with it, 349 MB without, at the same speed (the
@@ -124,24 +125,27 @@ class OnnxMaskModel:
         self.spec = spec
         self.input_size = spec.preprocess.size
 
-        def session(path: Path) -> Any:
-            options = _session_options(role.threads, role.memory_arena)
+        def session(path: Path, memory_arena: bool = role.memory_arena) -> Any:
+            options = _session_options(role.threads, memory_arena)
             made = ort.InferenceSession(str(path), options, providers=providers(role.device))
             check_interface(made, spec)
             return made
 
         self.precision = fixed(role.precision, weights.int8 is not None, _no_int8(role))
-        self.warmed = self.precision is None
+        self.warmed = False
         if self.precision is None:  # auto, with both builds at hand: timed on this CPU
             assert weights.int8 is not None
-            fp32, int8 = session(weights.path), session(weights.int8)
+            # timed without the arena: two arenas at once (fp32 ~1 GB, int8 ~0.5 GB) would
+            # put start-up's peak over a 2 GiB container; the arena speeds both alike (~20%)
+            fp32, int8 = session(weights.path, False), session(weights.int8, False)
             tensor = spec.preprocess.normalize(warmup_probe(self.input_size))
             self.precision = timed_choice(
                 lambda: self._run(fp32, tensor), lambda: self._run(int8, tensor), role.threads
             )
-            self.session = fp32 if self.precision.build == "fp32" else int8
+            if not role.memory_arena:  # the timed session is the one to serve with, warm
+                self.session, self.warmed = (fp32 if self.precision.build == "fp32" else int8), True
             del fp32, int8  # the build not chosen goes now, not at the next collection
-        else:
+        if not self.warmed:
             self.session = session(weights.path if self.precision.build == "fp32" else weights.int8)
         self.provider = check_session(self.session, role.device)
 

@@ -429,7 +429,7 @@ def extras_markdown(reference: str, comparisons: list[dict], extras: dict[str, o
             + " |",
             "|---|---|---|---|" + "---|" * len(pick.errors),
         ]
-        for p in dict.fromkeys(sorted(sample, key=lambda q: q.threshold)):
+        for p in sorted(sample, key=lambda q: q.threshold):  # each point once: one pass over points
             cells = " | ".join(f"{ratio:.3f}" for ratio in p.errors.values())
             lines.append(
                 f"| {p.threshold:.3f} | {p.escalated:.0%} | {p.seconds:.2f} | "
@@ -535,7 +535,6 @@ def main(argv: list[str] | None = None) -> int:
             runs += evaluate_rembg(served, sets, bar)
     spearmans = correlations(runs)
     comparisons = compare(runs, first) if len(configs) > 1 else []
-    table = markdown(runs, spearmans, goals, counts) + extras_markdown(first, comparisons, extras)
     record = {
         "counts": counts,
         "runs": [{"system": r.system, "set": r.set, "model": r.model, **r.summary()} for r in runs],
@@ -555,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         "strokes": extras.get("strokes"),
         "auto": [vars(p) for p in extras["auto"]["curve"]] if "auto" in extras else None,  # type: ignore[index]
     }
-    (args.out / "eval.json").write_text(json.dumps(record, indent=1))
+    (args.out / "eval.json").write_text(json.dumps(record, indent=1))  # first: the run is kept
+    table = markdown(runs, spearmans, goals, counts) + extras_markdown(first, comparisons, extras)
     (args.out / "eval.md").write_text(table)
     chart(runs, args.out / "eval.png")
     if args.docs:

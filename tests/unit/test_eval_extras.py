@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from loadtest.auto_curve import Photos, chosen, curve, point
+from loadtest.eval import extras_markdown
 from loadtest.strokes_sim import simulated_strokes
 
 
@@ -33,6 +34,10 @@ def test_the_curve_follows_each_photos_decision_exactly() -> None:
     # within 5% of pro's error, the cheapest: t=0.1 (escalates the second and third) gives 1.0×
     pick = chosen(curve({"s": photos}))
     assert pick.within and pick.threshold == pytest.approx(0.1)
+    # and it is written out (a whole hour's run was once lost to this table's formatting)
+    points = curve({"s": photos})
+    table = extras_markdown("defaults", [], {"auto": {"curve": points, "chosen": chosen(points)}})
+    assert "Chosen: **0.100**" in table and table.count("\n| 0.") >= 2
 
 
 def test_strokes_are_short_lines_inside_the_largest_wrong_regions() -> None:

@@ -109,6 +109,9 @@ class ModelSlot:
                 self._fail(error)
                 return
             self.model = model
+            # start-up's garbage back to the system once (auto's two timing sessions, the
+            # first run's buffers): with the arena on, no batch ever trims it
+            release_free_memory()
             self.state = ModelState.READY
             log.info(
                 "%s model %s ready, %s build (%s; %s) from %s",

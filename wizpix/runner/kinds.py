@@ -143,10 +143,10 @@ class OnnxMaskModel:
                 lambda: self._run(fp32, tensor), lambda: self._run(int8, tensor), role.threads
             )
             if not role.memory_arena:  # the timed session is the one to serve with, warm
-                self.session, self.warmed = (fp32 if self.precision.build == "fp32" else int8), True
+                self.session, self.warmed = {"fp32": fp32, "int8": int8}[self.precision.build], True
             del fp32, int8  # the build not chosen goes now, not at the next collection
         if not self.warmed:
-            self.session = session(weights.path if self.precision.build == "fp32" else weights.int8)
+            self.session = session({"fp32": weights.path, "int8": weights.int8}[self.precision.build])
         self.provider = check_session(self.session, role.device)
 
     @staticmethod
